@@ -1,0 +1,90 @@
+/* berth compose: the project options shared by every Compose command. */
+#include "cli.h"
+#include "compose_opts.h"
+
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fputs("Usage: berth compose [OPTIONS] COMMAND\n"
+	      "\n"
+	      "Options:\n"
+	      "  -f, --file FILE            Compose configuration file (repeatable, - for stdin)\n"
+	      "  -p, --project-name NAME    Project name\n"
+	      "      --project-directory D  Working directory (default: the first file's)\n"
+	      "      --env-file FILE        Alternate environment file (repeatable)\n"
+	      "      --profile NAME         Enable a profile (repeatable)\n"
+	      "\n"
+	      "Commands:\n"
+	      "  config      Parse, resolve and render the Compose file in canonical form\n"
+	      "  version     Show the berth version\n",
+	      f);
+}
+
+static void add(const char ***list, size_t *n, const char *v)
+{
+	*list = xrealloc(*list, (*n + 1) * sizeof **list);
+	(*list)[(*n)++] = v;
+}
+
+/* "--opt=value" or "--opt value"; returns the value or NULL. */
+const char *opt_value(int argc, char **argv, int *i, const char *longname, const char *shortname)
+{
+	const char *a = argv[*i];
+	size_t l = strlen(longname);
+	if (!strncmp(a, longname, l) && a[l] == '=')
+		return a + l + 1;
+	if (!strcmp(a, longname) || (shortname && !strcmp(a, shortname))) {
+		if (*i + 1 >= argc) {
+			fprintf(stderr, "berth: flag needs an argument: %s\n", a);
+			exit(1);
+		}
+		return argv[++*i];
+	}
+	return NULL;
+}
+
+int cmd_compose(int argc, char **argv)
+{
+	compose_opts po = {0};
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *v;
+		if (argv[i][0] != '-')
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if ((v = opt_value(argc, argv, &i, "--file", "-f"))) {
+			add(&po.files, &po.nfiles, v);
+		} else if ((v = opt_value(argc, argv, &i, "--project-name", "-p"))) {
+			po.project_name = v;
+		} else if ((v = opt_value(argc, argv, &i, "--project-directory", NULL))) {
+			po.project_dir = v;
+		} else if ((v = opt_value(argc, argv, &i, "--env-file", NULL))) {
+			add(&po.env_files, &po.nenv_files, v);
+		} else if ((v = opt_value(argc, argv, &i, "--profile", NULL))) {
+			add(&po.profiles, &po.nprofiles, v);
+		} else {
+			fprintf(stderr, "berth compose: unknown flag: %s\n", argv[i]);
+			return 1;
+		}
+	}
+	int r;
+	if (i >= argc) {
+		usage(stderr);
+		r = 1;
+	} else if (!strcmp(argv[i], "config")) {
+		r = cmd_compose_config(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "version")) {
+		printf("berth compose version %s\n", BERTH_VERSION);
+		r = 0;
+	} else {
+		fprintf(stderr, "berth compose: unknown command: %s\n", argv[i]);
+		r = 1;
+	}
+	free(po.files);
+	free(po.env_files);
+	free(po.profiles);
+	return r;
+}

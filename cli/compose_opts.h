@@ -1,0 +1,20 @@
+/* The project options every `berth compose` command shares. */
+#ifndef BERTH_CLI_COMPOSE_OPTS_H
+#define BERTH_CLI_COMPOSE_OPTS_H
+
+#include <stddef.h>
+
+typedef struct {
+	const char **files;
+	size_t nfiles;
+	const char *project_name;
+	const char *project_dir;
+	const char **env_files;
+	size_t nenv_files;
+	const char **profiles;
+	size_t nprofiles;
+} compose_opts;
+
+const char *opt_value(int argc, char **argv, int *i, const char *longname, const char *shortname);
+
+#endif
