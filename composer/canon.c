@@ -223,6 +223,10 @@ static int list_or_dict(cnode *parent, const char *key, char sep, bool null_if_b
 			if (val && val->kind != CN_SCALAR && val->kind != CN_NULL)
 				return node_err(err, val, "%s.%s must be a string", key,
 						v->e[i].key);
+			if (!null_if_bare && (!val || val->kind == CN_NULL)) {
+				composer_node_free(val);
+				v->e[i].val = val = node_str("");
+			}
 			node_mark_string(val);
 		}
 	}
@@ -235,6 +239,10 @@ static int duration(cnode *parent, const char *key, berth_error *err)
 	cnode *v = composer_map_get(parent, key);
 	if (!v || v->kind != CN_SCALAR)
 		return 0;
+	if (!*v->str) { /* an empty interpolation leaves the default */
+		composer_map_del(parent, key);
+		return 0;
+	}
 	long long ns;
 	if (composer_parse_duration(v->str, &ns) < 0)
 		return node_err(err, v, "%s: invalid duration \"%s\"", key, v->str);
@@ -249,6 +257,10 @@ static int bytes(cnode *parent, const char *key, berth_error *err)
 	cnode *v = composer_map_get(parent, key);
 	if (!v || v->kind != CN_SCALAR)
 		return 0;
+	if (!*v->str) {
+		composer_map_del(parent, key);
+		return 0;
+	}
 	long long b;
 	if (composer_parse_bytes(v->str, &b) < 0)
 		return node_err(err, v, "%s: invalid size \"%s\"", key, v->str);
@@ -850,6 +862,7 @@ static int extra_hosts(cnode *svc, berth_error *err)
 	cnode *seq = composer_node_new(CN_SEQ, v->file, v->line, v->col);
 	seq->flags = v->flags & (CN_RESET | CN_OVERRIDE);
 	if (v->kind == CN_MAP) {
+		node_sort_keys(v);
 		for (size_t i = 0; i < v->n; i++) {
 			cnode *ip = v->e[i].val;
 			if (ip && ip->kind == CN_SEQ) {

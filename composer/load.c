@@ -220,8 +220,12 @@ static int resolve_extends(load_ctx *c, cnode *root, const char *file, const cha
 	cnode *base = NULL;
 	if (base_file) {
 		cnode *other = load_other(c, base_file, env, err);
-		if (!other)
+		if (!other) {
+			if (!strstr(err->msg, ext->file))
+				berth_error_prefix(err, "%s:%d:%d: extends", ext->file, ext->line,
+						   ext->col);
 			goto out;
+		}
 		cnode *b = composer_map_get(composer_map_get(other, "services"), base_name);
 		if (!b) {
 			node_err(err, ext,
@@ -365,6 +369,9 @@ static int do_include(load_ctx *c, cnode *root, const char *file, const char *di
 				goto next;
 			}
 			cnode *t = parse_file(c, files[j], err);
+			if (!t)
+				berth_error_prefix(err, "%s:%d:%d: include", it->file, it->line,
+						   it->col);
 			if (!t || prepare_file(c, t, &ienv, err) < 0 ||
 			    process_file(c, t, files[j], idir, &ienv, err) < 0) {
 				composer_node_free(t);
@@ -661,6 +668,7 @@ composer_project *composer_load(const composer_options *o, berth_error *err)
 	p->files = files;
 	p->nfiles = nfiles;
 	files = NULL;
+	nfiles = 0;
 	p->model = acc;
 	acc = NULL;
 

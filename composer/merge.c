@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-typedef enum { M_DEFAULT, M_REPLACE, M_UNIQUE_VALUE, M_KEYED } mode;
+typedef enum { M_DEFAULT, M_REPLACE, M_UNIQUE_VALUE, M_KEYED, M_KEYED_MERGE } mode;
 
 typedef struct {
 	const char *path; /* pattern: '*' matches one element */
@@ -20,9 +20,12 @@ static const char *const k_port[] = {"host_ip", "published", "target", "protocol
 static const char *const k_target[] = {"target", NULL};
 static const char *const k_secret[] = {"source", "target", NULL};
 static const char *const k_path[] = {"path", NULL};
+static const char *const k_subnet[] = {"subnet", NULL};
 
 static const rule rules[] = {
     {"services.*.command", M_REPLACE, NULL},
+    {"models.*.runtime_flags", M_REPLACE, NULL},
+    {"networks.*.ipam.config", M_KEYED_MERGE, k_subnet},
     {"services.*.entrypoint", M_REPLACE, NULL},
     {"services.*.healthcheck.test", M_REPLACE, NULL},
     {"services.*.ports", M_KEYED, k_port},
@@ -49,6 +52,7 @@ static const rule rules[] = {
     {"services.*.label_file", M_UNIQUE_VALUE, NULL},
     {"services.*.device_cgroup_rules", M_UNIQUE_VALUE, NULL},
     {"services.*.networks.*.aliases", M_UNIQUE_VALUE, NULL},
+    {"services.*.networks.*.link_local_ips", M_UNIQUE_VALUE, NULL},
     {"services.*.build.tags", M_UNIQUE_VALUE, NULL},
     {"services.*.build.cache_from", M_UNIQUE_VALUE, NULL},
     {"services.*.build.ssh", M_UNIQUE_VALUE, NULL},
@@ -80,8 +84,21 @@ static const rule *find_rule(const char *path)
 	return NULL;
 }
 
+/* Where a secret or config lands: its target, or the default one. */
+static char *mount_target(const cnode *m)
+{
+	cnode *t = composer_map_get(m, "target"), *s = composer_map_get(m, "source");
+	if (t && t->str)
+		return t->str[0] == '/' ? xstrdup(t->str) : xasprintf("/run/secrets/%s", t->str);
+	return xasprintf("/run/secrets/%s", s && s->str ? s->str : "");
+}
+
 static bool same_key(const cnode *a, const cnode *b, const char *const *keys)
 {
+	if (keys == k_secret && a && b && a->kind == CN_MAP && b->kind == CN_MAP) {
+		_cleanup_free_ char *x = mount_target(a), *y = mount_target(b);
+		return strcmp(x, y) == 0;
+	}
 	if (!a || !b || a->kind != CN_MAP || b->kind != CN_MAP)
 		return composer_node_equal(a, b);
 	for (const char *const *k = keys; *k; k++) {
@@ -105,12 +122,15 @@ static void merge_seq(cnode *base, cnode *over, const rule *r)
 		cnode *o = over->e[i].val;
 		over->e[i].val = NULL;
 		size_t j = base->n;
-		if (r && (r->m == M_KEYED || r->m == M_UNIQUE_VALUE))
+		if (r && r->m != M_DEFAULT && r->m != M_REPLACE)
 			for (j = 0; j < base->n; j++)
-				if (r->m == M_KEYED ? same_key(base->e[j].val, o, r->keys)
-						    : composer_node_equal(base->e[j].val, o))
+				if (r->m == M_UNIQUE_VALUE ? composer_node_equal(base->e[j].val, o)
+							   : same_key(base->e[j].val, o, r->keys))
 					break;
-		if (j < base->n) {
+		if (j < base->n && r->m == M_KEYED_MERGE) {
+			merge_node(&base->e[j].val, o, "");
+			composer_node_free(o);
+		} else if (j < base->n) {
 			composer_node_free(base->e[j].val);
 			base->e[j].val = o;
 		} else {

@@ -72,6 +72,26 @@ static void add_implicit(cnode *svc, const char *dep, bool restart)
 	node_sort_keys(d);
 }
 
+/* build.args without a value take the project environment's, or are dropped. */
+static void resolve_build_args(cnode *svc, const composer_env *penv)
+{
+	cnode *args = composer_map_get(composer_map_get(svc, "build"), "args");
+	for (size_t i = 0; args && args->kind == CN_MAP && i < args->n;) {
+		if (args->e[i].val && args->e[i].val->kind != CN_NULL) {
+			i++;
+			continue;
+		}
+		const char *v = composer_env_get(penv, args->e[i].key);
+		if (v) {
+			composer_node_free(args->e[i].val);
+			args->e[i].val = node_str(v);
+			i++;
+		} else {
+			composer_map_del(args, args->e[i].key);
+		}
+	}
+}
+
 static void implicit_depends_on(cnode *svc)
 {
 	static const char *const modes[] = {"network_mode", "ipc", "pid", "uts", "cgroup"};
@@ -240,7 +260,7 @@ typedef struct {
 	berth_error *err;
 } topo;
 
-static int visit(topo *t, size_t idx)
+static int visit(topo *t, size_t idx, const cnode *at)
 {
 	if (t->state[idx] == 2)
 		return 0;
@@ -254,7 +274,7 @@ static int visit(topo *t, size_t idx)
 		for (size_t i = start; i < t->npath; i++)
 			sb_addf(&sb, "%s -> ", t->path[i]);
 		sb_adds(&sb, name);
-		berth_error_set(t->err, 0, "dependency cycle detected: %s", sb.buf);
+		node_err(t->err, at, "dependency cycle detected: %s", sb.buf);
 		sb_release(&sb);
 		return -1;
 	}
@@ -262,8 +282,9 @@ static int visit(topo *t, size_t idx)
 	t->path[t->npath++] = (char *)name;
 	cnode *d = composer_map_get(t->services->e[idx].val, "depends_on");
 	for (size_t i = 0; d && d->kind == CN_MAP && i < d->n; i++) {
+		cnode pos = {.file = d->file, .line = d->e[i].line, .col = d->e[i].col};
 		for (size_t j = 0; j < t->services->n; j++)
-			if (!strcmp(t->services->e[j].key, d->e[i].key) && visit(t, j) < 0)
+			if (!strcmp(t->services->e[j].key, d->e[i].key) && visit(t, j, &pos) < 0)
 				return -1;
 	}
 	t->npath--;
@@ -282,7 +303,7 @@ char **composer_service_order(const composer_node *model, size_t *n, berth_error
 		  .state = xcalloc(cnt + 1, 1),
 		  .err = err};
 	for (size_t i = 0; i < cnt; i++) {
-		if (visit(&t, i) < 0) {
+		if (visit(&t, i, NULL) < 0) {
 			for (size_t j = 0; j < t.n; j++)
 				free(t.order[j]);
 			free(t.order);
@@ -363,6 +384,19 @@ static int check_service(const cnode *root, const char *name, const cnode *svc, 
 				"services.%s: can't set distinct values on 'scale' (%s) and "
 				"'deploy.replicas' (%s)",
 				name, scale->str, rep->str);
+	cnode *plat = composer_map_get(svc, "platform");
+	cnode *plats = composer_map_get(composer_map_get(svc, "build"), "platforms");
+	if (plat && plat->str && plats && plats->kind == CN_SEQ) {
+		bool found = false;
+		for (size_t i = 0; i < plats->n; i++)
+			found |= plats->e[i].val && plats->e[i].val->str &&
+				 !strcmp(plats->e[i].val->str, plat->str);
+		if (!found)
+			return node_err(err, plat,
+					"services.%s: service.build.platforms MUST include "
+					"service.platform \"%s\"",
+					name, plat->str);
+	}
 	cnode *cn = composer_map_get(svc, "container_name");
 	if (cn && replicas_of(svc) > 1)
 		return node_err(
@@ -531,6 +565,7 @@ int normalise_project(load_ctx *c, composer_project *p, berth_error *err)
 			}
 			if (composer_map_get(composer_map_get(svc, "networks"), "default"))
 				uses_default = true;
+			resolve_build_args(svc, &p->env);
 			implicit_depends_on(svc);
 		}
 		cnode *nets = composer_map_get(root, "networks");

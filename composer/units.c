@@ -111,6 +111,10 @@ char *composer_format_duration(long long ns)
 int composer_parse_bytes(const char *s, long long *bytes)
 {
 	char *end;
+	if (!strcmp(s, "-1")) { /* unlimited, as Docker reads it */
+		*bytes = -1;
+		return 0;
+	}
 	double v = strtod(s, &end);
 	if (end == s || v < 0)
 		return -1;
