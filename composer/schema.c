@@ -341,8 +341,10 @@ out:
 int composer_schema_validate(const composer_node *root, berth_error *err)
 {
 	vstate v = {.err = err};
-	if (check(&v, schema_root(), root, "") == 0)
+	if (check(&v, schema_root(), root, "") == 0) {
+		free(v.msg); /* left by a oneOf branch that did not match */
 		return 0;
+	}
 	const composer_node *at = v.at ? v.at : root;
 	berth_error_set(err, 0, "%s:%d:%d: %s", at->file ? at->file : "-", at->line, at->col,
 			v.msg ? v.msg : "invalid");

@@ -358,7 +358,9 @@ static bool needs_quotes(const char *s)
 	composer_node tmp = {.kind = CN_SCALAR, .str = (char *)s};
 	if (composer_node_type(&tmp) != CT_STRING)
 		return true;
-	if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) || s[0] == ' ' || s[strlen(s) - 1] == ' ')
+	if (strchr("-?:", s[0]) && (s[1] == ' ' || s[1] == '\0'))
+		return true;
+	if (strchr(",[]{}#&*!|>'\"%@`", s[0]) || s[0] == ' ' || s[strlen(s) - 1] == ' ')
 		return true;
 	if (strstr(s, ": ") || strstr(s, " #") || s[strlen(s) - 1] == ':')
 		return true;

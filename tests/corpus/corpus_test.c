@@ -82,8 +82,9 @@ static composer_project *load_env(const char *const *files, size_t n, bool consi
 			      .stdin_text = stdin_text,
 			      .no_consistency = !consistency,
 			      .no_env_resolution = !env_resolution};
+	static const char *const from_stdin[] = {"-"};
 	if (stdin_text)
-		o.files = (const char *const[]){"-"};
+		o.files = from_stdin;
 	return composer_load(&o, err);
 }
 

@@ -1,0 +1,8 @@
+#!/bin/sh
+# Installs what berth needs to build and test on Debian 12 (run as root).
+set -e
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	build-essential cmake pkg-config clang clang-format \
+	libyaml-dev libjansson-dev libcmocka-dev >/dev/null
