@@ -591,7 +591,7 @@ static int volumes(cnode *svc, const canon_ctx *c, berth_error *err)
 	for (size_t i = 0; i < v->n; i++) {
 		cnode *it = v->e[i].val;
 		if (it && it->kind == CN_SCALAR) {
-			cnode *m;
+			cnode *m = NULL;
 			if (volume_short(c, it, &m, err) < 0)
 				return -1;
 			composer_node_free(it);

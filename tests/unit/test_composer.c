@@ -90,12 +90,12 @@ static void interpolation_operators(void **state)
 	struct {
 		const char *in, *out;
 	} cases[] = {
-		{"$SET-${SET}", "v-v"},
-		{"${UNSET:-d}|${EMPTY:-d}|${EMPTY-d}", "d|d|"},
-		{"${SET:+alt}|${EMPTY:+alt}|${EMPTY+alt}", "alt||alt"},
-		{"${UNSET:-${SET:-x}}", "v"},
-		{"$$SET $", "$SET $"},
-		{"a$1b", "a$1b"},
+	    {"$SET-${SET}", "v-v"},
+	    {"${UNSET:-d}|${EMPTY:-d}|${EMPTY-d}", "d|d|"},
+	    {"${SET:+alt}|${EMPTY:+alt}|${EMPTY+alt}", "alt||alt"},
+	    {"${UNSET:-${SET:-x}}", "v"},
+	    {"$$SET $", "$SET $"},
+	    {"a$1b", "a$1b"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *r = interp(cases[i].in, &env, &err);
@@ -136,7 +136,8 @@ static void dotenv_syntax(void **state)
 	assert_string_equal(composer_env_get(&out, "OS"), "from-os");
 	assert_string_equal(composer_env_get(&out, "G"), "yaml-ish");
 	composer_env_free(&out);
-	assert_int_equal(composer_dotenv_parse("A=1\nBAD KEY=2\n", ".env", false, NULL, &out, &err), -1);
+	assert_int_equal(composer_dotenv_parse("A=1\nBAD KEY=2\n", ".env", false, NULL, &out, &err),
+			 -1);
 	assert_string_equal(err.msg, ".env: line 2: key cannot contain a space");
 	berth_error_clear(&err);
 	assert_int_equal(composer_dotenv_parse("A=\"open\n", ".env", false, NULL, &out, &err), -1);
@@ -208,16 +209,16 @@ static void load_normalises_short_syntax(void **state)
 	assert_string_equal(composer_map_get(vols->e[1].val, "type")->str, "volume");
 	composer_node *env = composer_map_get(web, "environment");
 	assert_int_equal(composer_map_get(env, "B")->kind, CN_NULL);
-	assert_string_equal(composer_map_get(composer_map_get(composer_map_get(p->model, "networks"),
-							      "default"),
-					     "name")
-				    ->str,
-			    "p_default");
 	assert_string_equal(
-		composer_map_get(composer_map_get(composer_map_get(p->model, "volumes"), "cache"),
-				 "name")
-			->str,
-		"p_cache");
+	    composer_map_get(composer_map_get(composer_map_get(p->model, "networks"), "default"),
+			     "name")
+		->str,
+	    "p_default");
+	assert_string_equal(
+	    composer_map_get(composer_map_get(composer_map_get(p->model, "volumes"), "cache"),
+			     "name")
+		->str,
+	    "p_cache");
 	composer_project_free(p);
 }
 
@@ -257,10 +258,11 @@ static void load_unknown_key_names_file_line_column(void **state)
 {
 	(void)state;
 	berth_error err = BERTH_ERROR_INIT;
-	composer_project *p = load_text("services:\n  web:\n    image: x\n    imgae: y\n", NULL, 0,
-					&err);
+	composer_project *p =
+	    load_text("services:\n  web:\n    image: x\n    imgae: y\n", NULL, 0, &err);
 	assert_null(p);
-	assert_string_equal(err.msg, "(stdin):4:5: services.web additional properties 'imgae' not allowed");
+	assert_string_equal(err.msg,
+			    "(stdin):4:5: services.web additional properties 'imgae' not allowed");
 	berth_error_clear(&err);
 }
 
@@ -268,8 +270,10 @@ static void merge_replaces_command_and_keys_ports(void **state)
 {
 	(void)state;
 	berth_error err = BERTH_ERROR_INIT;
-	composer_node *a = parse1("services: {s: {command: [a, b], dns: [x], labels: {k: '1'}}}", &err);
-	composer_node *b = parse1("services: {s: {command: [c], dns: [x, y], labels: {j: '2'}}}", &err);
+	composer_node *a =
+	    parse1("services: {s: {command: [a, b], dns: [x], labels: {k: '1'}}}", &err);
+	composer_node *b =
+	    parse1("services: {s: {command: [c], dns: [x, y], labels: {j: '2'}}}", &err);
 	assert_int_equal(composer_merge(a, b, &err), 0);
 	composer_node *s = composer_map_get(composer_map_get(a, "services"), "s");
 	assert_int_equal(composer_map_get(s, "command")->n, 1);
@@ -281,18 +285,18 @@ static void merge_replaces_command_and_keys_ports(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(yaml_merge_keys_and_aliases),
-		cmocka_unit_test(yaml_duplicate_key_names_both_lines),
-		cmocka_unit_test(yaml_alias_bomb_is_an_error),
-		cmocka_unit_test(yaml_types_follow_the_core_schema),
-		cmocka_unit_test(interpolation_operators),
-		cmocka_unit_test(dotenv_syntax),
-		cmocka_unit_test(durations_and_sizes),
-		cmocka_unit_test(load_normalises_short_syntax),
-		cmocka_unit_test(load_reports_cycles_by_name),
-		cmocka_unit_test(load_profiles_name_the_profile_to_enable),
-		cmocka_unit_test(load_unknown_key_names_file_line_column),
-		cmocka_unit_test(merge_replaces_command_and_keys_ports),
+	    cmocka_unit_test(yaml_merge_keys_and_aliases),
+	    cmocka_unit_test(yaml_duplicate_key_names_both_lines),
+	    cmocka_unit_test(yaml_alias_bomb_is_an_error),
+	    cmocka_unit_test(yaml_types_follow_the_core_schema),
+	    cmocka_unit_test(interpolation_operators),
+	    cmocka_unit_test(dotenv_syntax),
+	    cmocka_unit_test(durations_and_sizes),
+	    cmocka_unit_test(load_normalises_short_syntax),
+	    cmocka_unit_test(load_reports_cycles_by_name),
+	    cmocka_unit_test(load_profiles_name_the_profile_to_enable),
+	    cmocka_unit_test(load_unknown_key_names_file_line_column),
+	    cmocka_unit_test(merge_replaces_command_and_keys_ports),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
