@@ -4,5 +4,5 @@ set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-	build-essential cmake pkg-config clang clang-format \
+	build-essential cmake pkg-config git clang clang-format libclang-rt-dev \
 	libyaml-dev libjansson-dev libcmocka-dev >/dev/null
