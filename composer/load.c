@@ -143,10 +143,6 @@ static int prepare_file(load_ctx *c, cnode *root, const composer_env *env, berth
 		mark_templates(root);
 	else if (composer_interpolate(root, env, warn_cb, c, err) < 0)
 		return -1;
-	cnode *services = composer_map_get(root, "services");
-	cnode *tmp_version = composer_map_get(root, "version");
-	(void)tmp_version;
-	(void)services;
 	return composer_schema_validate(root, err);
 }
 
