@@ -71,11 +71,22 @@ static bool name_char(char c)
 	return c == '_' || isalnum((unsigned char)c);
 }
 
-static int interp(const char *s, size_t len, const composer_env *env, strbuf *out, strbuf *unset,
+/* Variables are looked up in `first`, then in `second` (either may be NULL). */
+typedef struct {
+	const composer_env *first, *second;
+} scope;
+
+static const char *scope_get(const scope *env, const char *name)
+{
+	const char *v = composer_env_get(env->first, name);
+	return v ? v : composer_env_get(env->second, name);
+}
+
+static int interp(const char *s, size_t len, const scope *env, strbuf *out, strbuf *unset,
 		  int depth, berth_error *err);
 
 /* The value of ${...} whose inside is body[0..len). */
-static int braced(const char *body, size_t len, const composer_env *env, strbuf *out, strbuf *unset,
+static int braced(const char *body, size_t len, const scope *env, strbuf *out, strbuf *unset,
 		  int depth, berth_error *err)
 {
 	size_t i = 0;
@@ -84,7 +95,7 @@ static int braced(const char *body, size_t len, const composer_env *env, strbuf 
 	while (i < len && name_char(body[i]))
 		i++;
 	_cleanup_free_ char *name = xstrndup(body, i);
-	const char *val = composer_env_get(env, name);
+	const char *val = scope_get(env, name);
 	if (i == len) {
 		if (!val && unset) {
 			if (unset->len)
@@ -133,7 +144,7 @@ static int braced(const char *body, size_t len, const composer_env *env, strbuf 
 	}
 }
 
-static int interp(const char *s, size_t len, const composer_env *env, strbuf *out, strbuf *unset,
+static int interp(const char *s, size_t len, const scope *env, strbuf *out, strbuf *unset,
 		  int depth, berth_error *err)
 {
 	if (depth > 64)
@@ -167,7 +178,7 @@ static int interp(const char *s, size_t len, const composer_env *env, strbuf *ou
 			while (j < len && name_char(s[j]))
 				j++;
 			_cleanup_free_ char *name = xstrndup(s + i + 1, j - i - 1);
-			const char *val = composer_env_get(env, name);
+			const char *val = scope_get(env, name);
 			if (val)
 				sb_adds(out, val);
 			else if (unset) {
@@ -187,7 +198,8 @@ char *composer_interpolate_str(const char *s, const composer_env *env, strbuf *u
 			       berth_error *err)
 {
 	strbuf out = STRBUF_INIT;
-	if (interp(s, strlen(s), env, &out, unset_names, 0, err) < 0) {
+	scope sc = {env, NULL};
+	if (interp(s, strlen(s), &sc, &out, unset_names, 0, err) < 0) {
 		sb_release(&out);
 		return NULL;
 	}
@@ -298,19 +310,16 @@ static int expand(dotenv *d, const char *v, const composer_env *lookup, composer
 		  char **res)
 {
 	/* Earlier lines first, then the lookup environment. */
-	composer_env both = {0};
-	for (size_t i = 0; lookup && i < lookup->n; i++)
-		composer_env_set(&both, lookup->v[i].name, lookup->v[i].value, NULL);
-	for (size_t i = 0; i < out->n; i++)
-		composer_env_set(&both, out->v[i].name, out->v[i].value, NULL);
 	berth_error e = BERTH_ERROR_INIT;
-	*res = composer_interpolate_str(v, &both, NULL, &e);
-	composer_env_free(&both);
-	if (!*res) {
+	scope sc = {out, lookup};
+	strbuf sb = STRBUF_INIT;
+	if (interp(v, strlen(v), &sc, &sb, NULL, 0, &e) < 0) {
+		sb_release(&sb);
 		derr(d, "%s", e.msg);
 		berth_error_clear(&e);
 		return -1;
 	}
+	*res = sb_steal(&sb);
 	return 0;
 }
 
