@@ -72,6 +72,20 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+int berth_error_msg(berth_error *err, int code, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	free(err->msg);
+	err->msg = msg;
+	err->code = code;
+	return -1;
+}
+
 int berth_error_set(berth_error *err, int code, const char *fmt, ...)
 {
 	if (!err)

@@ -27,6 +27,9 @@ typedef struct {
 
 int berth_error_set(berth_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* As berth_error_set, but the message stands alone: no strerror(code) is appended. */
+int berth_error_msg(berth_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 int berth_error_prefix(berth_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void berth_error_clear(berth_error *err);

@@ -1,0 +1,315 @@
+/*
+ * cgroups v2 and v1 for the runtime.  On v1 each controller has its own
+ * hierarchy and the container gets a directory in each; on v2 it gets one
+ * directory whose controllers its parents enable.  Limits are written
+ * before the container's init is moved in, so it never runs unlimited.
+ */
+#include "cgroup.h"
+#include "../common/fsutil.h"
+
+#include <errno.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+bool cgroup_is_v2(void)
+{
+	struct statfs s;
+	return statfs(CG_ROOT, &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+static const char *const v1_controllers[] = {"memory",	"cpu",	   "cpuset", "pids",
+					     "devices", "freezer", "blkio",  "cpuacct"};
+
+static int write_knob(const char *dir, const char *knob, const char *val, berth_error *err)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, knob);
+	if (write_file_str(p, val, err) < 0)
+		return berth_error_prefix(err, "cgroup");
+	return 0;
+}
+
+static bool has(json_t *o, const char *k)
+{
+	return json_is_integer(json_object_get(o, k));
+}
+
+static char *num(json_t *o, const char *k)
+{
+	return xasprintf("%lld", (long long)json_integer_value(json_object_get(o, k)));
+}
+
+/* cpuset.cpus and cpuset.mems start empty on v1: copy them down from the parent. */
+static void cpuset_inherit(const char *dir)
+{
+	for (int i = 0; i < 2; i++) {
+		const char *k = i ? "cpuset.mems" : "cpuset.cpus";
+		_cleanup_free_ char *mine = xasprintf("%s/%s", dir, k);
+		_cleanup_free_ char *cur = read_file(mine, NULL, NULL);
+		if (cur && *cur && *cur != '\n')
+			continue;
+		_cleanup_free_ char *pdir = xstrdup(dir);
+		*strrchr(pdir, '/') = '\0';
+		cpuset_inherit(pdir);
+		_cleanup_free_ char *pp = xasprintf("%s/%s", pdir, k);
+		_cleanup_free_ char *v = read_file(pp, NULL, NULL);
+		if (v)
+			write_file_str(mine, v, NULL);
+	}
+}
+
+static int apply_v1(const char *ctrl, const char *dir, json_t *res, berth_error *err)
+{
+	json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu");
+	json_t *pids = json_object_get(res, "pids");
+	if (!strcmp(ctrl, "memory")) {
+		if (has(mem, "limit")) {
+			_cleanup_free_ char *v = num(mem, "limit");
+			if (write_knob(dir, "memory.limit_in_bytes", v, err) < 0)
+				return -1;
+		}
+		if (has(mem, "swap")) {
+			_cleanup_free_ char *v = num(mem, "swap");
+			_cleanup_free_ char *p = xasprintf("%s/memory.memsw.limit_in_bytes", dir);
+			if (path_exists(p) &&
+			    write_knob(dir, "memory.memsw.limit_in_bytes", v, err) < 0)
+				return -1;
+		}
+		if (has(mem, "reservation")) {
+			_cleanup_free_ char *v = num(mem, "reservation");
+			if (write_knob(dir, "memory.soft_limit_in_bytes", v, err) < 0)
+				return -1;
+		}
+	} else if (!strcmp(ctrl, "cpu")) {
+		static const char *const k[][2] = {{"shares", "cpu.shares"},
+						   {"period", "cpu.cfs_period_us"},
+						   {"quota", "cpu.cfs_quota_us"}};
+		for (size_t i = 0; i < ARRAY_SIZE(k); i++)
+			if (has(cpu, k[i][0])) {
+				_cleanup_free_ char *v = num(cpu, k[i][0]);
+				if (write_knob(dir, k[i][1], v, err) < 0)
+					return -1;
+			}
+	} else if (!strcmp(ctrl, "cpuset")) {
+		cpuset_inherit(dir);
+		const char *c = json_string_value(json_object_get(cpu, "cpus"));
+		const char *m = json_string_value(json_object_get(cpu, "mems"));
+		if ((c && *c && write_knob(dir, "cpuset.cpus", c, err) < 0) ||
+		    (m && *m && write_knob(dir, "cpuset.mems", m, err) < 0))
+			return -1;
+	} else if (!strcmp(ctrl, "pids")) {
+		if (has(pids, "limit")) {
+			long long l = json_integer_value(json_object_get(pids, "limit"));
+			_cleanup_free_ char *v = l > 0 ? xasprintf("%lld", l) : xstrdup("max");
+			if (write_knob(dir, "pids.max", v, err) < 0)
+				return -1;
+		}
+	} else if (!strcmp(ctrl, "devices")) {
+		json_t *d;
+		size_t i;
+		json_array_foreach(json_object_get(res, "devices"), i, d)
+		{
+			bool allow = json_is_true(json_object_get(d, "allow"));
+			const char *type = json_string_value(json_object_get(d, "type"));
+			const char *access = json_string_value(json_object_get(d, "access"));
+			json_t *ma = json_object_get(d, "major"), *mi = json_object_get(d, "minor");
+			_cleanup_free_ char *maj =
+			    json_is_integer(ma) ? num(d, "major") : xstrdup("*");
+			_cleanup_free_ char *min =
+			    json_is_integer(mi) ? num(d, "minor") : xstrdup("*");
+			_cleanup_free_ char *rule =
+			    (!type || !strcmp(type, "a")) && !json_is_integer(ma) &&
+				    !json_is_integer(mi)
+				? xasprintf("a")
+				: xasprintf("%s %s:%s %s", type ? type : "a", maj, min,
+					    access ? access : "rwm");
+			if (write_knob(dir, allow ? "devices.allow" : "devices.deny", rule, err) <
+			    0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int apply_v2(const char *dir, json_t *res, berth_error *err)
+{
+	json_t *mem = json_object_get(res, "memory"), *cpu = json_object_get(res, "cpu");
+	json_t *pids = json_object_get(res, "pids");
+	if (has(mem, "limit")) {
+		long long l = json_integer_value(json_object_get(mem, "limit"));
+		_cleanup_free_ char *v = l > 0 ? xasprintf("%lld", l) : xstrdup("max");
+		if (write_knob(dir, "memory.max", v, err) < 0)
+			return -1;
+		if (has(mem, "swap")) {
+			/* v1's swap is memory+swap; v2's memory.swap.max is swap alone */
+			long long s = json_integer_value(json_object_get(mem, "swap"));
+			_cleanup_free_ char *sv =
+			    s < 0 || l <= 0 ? xstrdup("max") : xasprintf("%lld", s > l ? s - l : 0);
+			_cleanup_free_ char *p = xasprintf("%s/memory.swap.max", dir);
+			if (path_exists(p) && write_knob(dir, "memory.swap.max", sv, err) < 0)
+				return -1;
+		}
+	}
+	if (has(cpu, "shares")) {
+		/* the conversion runc and crun use: [2, 262144] -> [1, 10000] */
+		long long s = json_integer_value(json_object_get(cpu, "shares"));
+		long long w = s ? 1 + ((s - 2) * 9999) / 262142 : 100;
+		_cleanup_free_ char *v = xasprintf("%lld", w < 1 ? 1 : w > 10000 ? 10000 : w);
+		if (write_knob(dir, "cpu.weight", v, err) < 0)
+			return -1;
+	}
+	if (has(cpu, "quota") || has(cpu, "period")) {
+		long long q =
+		    has(cpu, "quota") ? json_integer_value(json_object_get(cpu, "quota")) : -1;
+		long long p = has(cpu, "period")
+				  ? json_integer_value(json_object_get(cpu, "period"))
+				  : 100000;
+		_cleanup_free_ char *v =
+		    q > 0 ? xasprintf("%lld %lld", q, p) : xasprintf("max %lld", p);
+		if (write_knob(dir, "cpu.max", v, err) < 0)
+			return -1;
+	}
+	const char *c = json_string_value(json_object_get(cpu, "cpus"));
+	const char *m = json_string_value(json_object_get(cpu, "mems"));
+	if ((c && *c && write_knob(dir, "cpuset.cpus", c, err) < 0) ||
+	    (m && *m && write_knob(dir, "cpuset.mems", m, err) < 0))
+		return -1;
+	if (has(pids, "limit")) {
+		long long l = json_integer_value(json_object_get(pids, "limit"));
+		_cleanup_free_ char *v = l > 0 ? xasprintf("%lld", l) : xstrdup("max");
+		if (write_knob(dir, "pids.max", v, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Enables the controllers berth uses in every ancestor's subtree_control. */
+static void v2_enable(const char *path)
+{
+	_cleanup_free_ char *cur = xstrdup(CG_ROOT);
+	_cleanup_free_ char *p = xstrdup(path);
+	char *save = NULL;
+	for (char *tok = strtok_r(p, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		_cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", cur);
+		_cleanup_free_ char *have = read_file(ctl, NULL, NULL);
+		static const char *const want[] = {"memory", "cpu", "cpuset", "pids", "io"};
+		for (size_t i = 0; have && i < ARRAY_SIZE(want); i++)
+			if (strstr(have, want[i])) {
+				_cleanup_free_ char *st =
+				    xasprintf("%s/cgroup.subtree_control", cur);
+				_cleanup_free_ char *v = xasprintf("+%s", want[i]);
+				write_file_str(st, v, NULL);
+			}
+		char *next = xasprintf("%s/%s", cur, tok);
+		free(cur);
+		cur = next;
+		mkdir(cur, 0755);
+	}
+}
+
+json_t *cgroup_create(const char *path, json_t *res, pid_t pid, berth_error *err)
+{
+	json_t *paths = json_object();
+	json_t *cg = json_pack("{s:b,s:o}", "v2", cgroup_is_v2(), "paths", paths);
+	_cleanup_free_ char *spid = xasprintf("%d", (int)pid);
+	if (cgroup_is_v2()) {
+		v2_enable(path);
+		_cleanup_free_ char *dir = xasprintf(CG_ROOT "%s", path);
+		json_object_set_new(paths, "", json_string(dir));
+		if (mkdir_p(dir, 0755, err) < 0 || apply_v2(dir, res, err) < 0 ||
+		    write_knob(dir, "cgroup.procs", spid, err) < 0)
+			goto fail;
+		return cg;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
+		_cleanup_free_ char *root = xasprintf(CG_ROOT "/%s", v1_controllers[i]);
+		if (!path_exists(root))
+			continue;
+		_cleanup_free_ char *dir = xasprintf("%s%s", root, path);
+		json_object_set_new(paths, v1_controllers[i], json_string(dir));
+		if (mkdir_p(dir, 0755, err) < 0 || apply_v1(v1_controllers[i], dir, res, err) < 0 ||
+		    write_knob(dir, "cgroup.procs", spid, err) < 0)
+			goto fail;
+	}
+	return cg;
+fail:
+	cgroup_destroy(cg, 0, NULL);
+	json_decref(cg);
+	return NULL;
+}
+
+const char *cgroup_dir(json_t *cg, const char *controller)
+{
+	return json_string_value(json_object_get(json_object_get(cg, "paths"), controller));
+}
+
+json_t *cgroup_pids(json_t *cg)
+{
+	json_t *out = json_array();
+	const char *dir =
+	    json_is_true(json_object_get(cg, "v2")) ? cgroup_dir(cg, "") : cgroup_dir(cg, "pids");
+	if (!dir)
+		dir = cgroup_dir(cg, "memory");
+	if (!dir)
+		return out;
+	_cleanup_free_ char *p = xasprintf("%s/cgroup.procs", dir);
+	_cleanup_free_ char *t = read_file(p, NULL, NULL);
+	for (char *s = t; s && *s;) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if (end == s)
+			break;
+		json_array_append_new(out, json_integer(v));
+		s = end + (*end == '\n');
+	}
+	return out;
+}
+
+long cgroup_oom_kills(json_t *cg)
+{
+	bool v2 = json_is_true(json_object_get(cg, "v2"));
+	const char *dir = cgroup_dir(cg, v2 ? "" : "memory");
+	if (!dir)
+		return 0;
+	_cleanup_free_ char *p =
+	    xasprintf("%s/%s", dir, v2 ? "memory.events" : "memory.oom_control");
+	_cleanup_free_ char *t = read_file(p, NULL, NULL);
+	const char *k = t ? strstr(t, "oom_kill ") : NULL;
+	return k ? atol(k + 9) : 0;
+}
+
+int cgroup_destroy(json_t *cg, int sig, berth_error *err)
+{
+	const char *k;
+	json_t *v;
+	int rc = 0;
+	if (sig) {
+		json_t *pids = cgroup_pids(cg), *p;
+		size_t i;
+		json_array_foreach(pids, i, p) kill((pid_t)json_integer_value(p), sig);
+		json_decref(pids);
+	}
+	json_object_foreach(json_object_get(cg, "paths"), k, v)
+	{
+		const char *dir = json_string_value(v);
+		/* the kernel frees a cgroup a moment after its last task has been reaped */
+		int tries = 0;
+		while (rmdir(dir) < 0 && errno == EBUSY && tries++ < 500) {
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+		if (path_exists(dir) && !rc)
+			rc = berth_error_set(err, errno, "cgroup: remove %s", dir);
+		/* the berth parent goes too when it was the last container */
+		_cleanup_free_ char *parent = xstrdup(dir);
+		char *slash = strrchr(parent, '/');
+		if (slash && str_has_suffix((*slash = '\0', parent), "/berth"))
+			rmdir(parent);
+	}
+	return rc;
+}

@@ -1,0 +1,115 @@
+/*
+ * Root filesystems: overlayfs with the image's layers as lower directories
+ * (top first) and an upper and work directory of the mount's own.  The
+ * mount's record (mounts/<hash of the target>/) names the image, so that
+ * `rmi` refuses to delete layers in use, and holds upper/ and work/, which
+ * go away with the mount.
+ */
+#include "store.h"
+#include "../common/fsutil.h"
+#include "../common/sha256.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+static char *mount_dir(engine_store *s, const char *target, berth_error *err)
+{
+	char real[PATH_MAX];
+	if (!realpath(target, real)) {
+		berth_error_set(err, errno, "%s", target);
+		return NULL;
+	}
+	char hex[65];
+	sha256_hex(real, strlen(real), hex);
+	return store_path(s, "mounts/%.32s", hex);
+}
+
+/* Mounts the overlay and writes the record into dir; on failure dir may hold debris. */
+static int mount_in(engine_store *s, json_t *img, const char *target, const char *dir, bool ro,
+		    berth_error *err)
+{
+	const char *id = json_string_value(json_object_get(img, "Id"));
+	_cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+	_cleanup_free_ char *work = xasprintf("%s/work", dir);
+	if (mkdir_p(upper, 0755, err) < 0 || mkdir_p(work, 0700, err) < 0)
+		return -1;
+	/* Relative lower directories keep the options within a page for deep images. */
+	_cleanup_strbuf_ strbuf lower = STRBUF_INIT;
+	json_t *layers = store_image_layers(img);
+	for (size_t i = json_array_size(layers); i-- > 0;)
+		sb_addf(&lower, "%s%s/diff", lower.len ? ":" : "",
+			json_string_value(json_array_get(layers, i)));
+	if (!lower.len) {
+		/* an image without layers: an empty lower directory */
+		_cleanup_free_ char *empty = store_path(s, "layers/.empty");
+		mkdir(empty, 0755);
+		sb_adds(&lower, ".empty");
+	}
+	_cleanup_free_ char *opts =
+	    xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower.buf, upper, work);
+	if (strlen(opts) >= 4096)
+		return berth_error_msg(err, E2BIG,
+				       "image %.19s has too many layers for one overlay mount", id);
+	_cleanup_free_ char *layers_dir = store_path(s, "layers");
+	_cleanup_close_ int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (chdir(layers_dir) < 0)
+		return berth_error_set(err, errno, "%s", layers_dir);
+	int m = mount("overlay", target, "overlay", ro ? MS_RDONLY : 0, opts);
+	int e = errno;
+	if (cwd >= 0 && fchdir(cwd) < 0) {
+	}
+	if (m < 0)
+		return berth_error_set(err, e, "mount overlay on %s", target);
+	char real[PATH_MAX];
+	if (!realpath(target, real))
+		snprintf(real, sizeof real, "%s", target);
+	_cleanup_free_ char *ip = xasprintf("%s/image", dir);
+	_cleanup_free_ char *tp = xasprintf("%s/target", dir);
+	if (write_file_atomic(ip, id, strlen(id), 0600, err) < 0 ||
+	    write_file_atomic(tp, real, strlen(real), 0600, err) < 0) {
+		umount2(target, MNT_DETACH);
+		return -1;
+	}
+	return 0;
+}
+
+int engine_rootfs_mount(engine_store *s, const char *image, const char *target, bool readonly,
+			berth_error *err)
+{
+	json_t *img = engine_image_get(s, image, err);
+	if (!img)
+		return -1;
+	int rc = -1;
+	_cleanup_free_ char *dir = NULL;
+	if (mkdir_p(target, 0755, err) == 0 && (dir = mount_dir(s, target, err))) {
+		if (path_exists(dir)) {
+			berth_error_msg(err, EBUSY,
+					"%s: a root filesystem is already mounted there", target);
+		} else {
+			rc = mount_in(s, img, target, dir, readonly, err);
+			if (rc < 0)
+				rm_rf(dir, NULL);
+		}
+	}
+	json_decref(img);
+	return rc;
+}
+
+int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err)
+{
+	_cleanup_free_ char *dir = mount_dir(s, target, err);
+	if (!dir)
+		return -1;
+	if (!path_exists(dir))
+		return berth_error_msg(
+		    err, ENOENT, "%s: no root filesystem of berth's is mounted there", target);
+	if (umount2(target, 0) < 0 && errno != EINVAL) {
+		if (errno != EBUSY || umount2(target, MNT_DETACH) < 0)
+			return berth_error_set(err, errno, "umount %s", target);
+	}
+	return rm_rf(dir, err);
+}
