@@ -23,8 +23,9 @@ bool cgroup_is_v2(void)
 	return statfs(CG_ROOT, &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
 }
 
-static const char *const v1_controllers[] = {"memory",	"cpu",	   "cpuset", "pids",
-					     "devices", "freezer", "blkio",  "cpuacct"};
+const char *const cgroup_v1_controllers[] = {"memory",	"cpu",	 "cpuset",  "pids",   "devices",
+					     "freezer", "blkio", "cpuacct", "systemd"};
+const size_t cgroup_v1_controllers_n = ARRAY_SIZE(cgroup_v1_controllers);
 
 static int write_knob(const char *dir, const char *knob, const char *val, berth_error *err)
 {
@@ -226,13 +227,14 @@ json_t *cgroup_create(const char *path, json_t *res, pid_t pid, berth_error *err
 			goto fail;
 		return cg;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
-		_cleanup_free_ char *root = xasprintf(CG_ROOT "/%s", v1_controllers[i]);
+	for (size_t i = 0; i < cgroup_v1_controllers_n; i++) {
+		_cleanup_free_ char *root = xasprintf(CG_ROOT "/%s", cgroup_v1_controllers[i]);
 		if (!path_exists(root))
 			continue;
 		_cleanup_free_ char *dir = xasprintf("%s%s", root, path);
-		json_object_set_new(paths, v1_controllers[i], json_string(dir));
-		if (mkdir_p(dir, 0755, err) < 0 || apply_v1(v1_controllers[i], dir, res, err) < 0 ||
+		json_object_set_new(paths, cgroup_v1_controllers[i], json_string(dir));
+		if (mkdir_p(dir, 0755, err) < 0 ||
+		    apply_v1(cgroup_v1_controllers[i], dir, res, err) < 0 ||
 		    write_knob(dir, "cgroup.procs", spid, err) < 0)
 			goto fail;
 	}

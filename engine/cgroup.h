@@ -7,6 +7,9 @@
 #include <sys/types.h>
 
 bool cgroup_is_v2(void);
+/* The v1 hierarchies a container gets a directory in (those that are mounted). */
+extern const char *const cgroup_v1_controllers[];
+extern const size_t cgroup_v1_controllers_n;
 /*
  * Creates the container's cgroup(s) at path (relative to each hierarchy's
  * root, e.g. "/berth/<id>"), applies linux.resources and moves pid in.

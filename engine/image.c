@@ -593,6 +593,24 @@ static int unpack_layer(engine_store *s, const char *dir, const char *path, cons
 	_cleanup_free_ char *final = store_path(s, "layers/%s", chain + 7);
 	_cleanup_free_ char *sizef = xasprintf("%s/size", final);
 	if (path_exists(final)) {
+		/* unpacked already; the blob in hand must still be the one its digest names */
+		if (digest) {
+			_cleanup_close_ int fd = open_in(dir, path, err);
+			if (fd < 0)
+				return berth_error_prefix(err, "layer %s", digest);
+			sha256_ctx c;
+			sha256_init(&c);
+			char buf[65536], hex[65];
+			ssize_t n;
+			while ((n = read(fd, buf, sizeof buf)) > 0)
+				sha256_update(&c, buf, (size_t)n);
+			sha256_final_hex(&c, hex);
+			if (strcmp(hex, digest + 7))
+				return berth_error_msg(err, EINVAL,
+						       "layer %s: digest mismatch: the blob hashes "
+						       "to sha256:%s",
+						       digest, hex);
+		}
 		_cleanup_free_ char *t = read_file(sizef, NULL, NULL);
 		*size = t ? strtoull(t, NULL, 10) : 0;
 		return 0;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -161,6 +162,21 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/* The first parent directory of path that is a symlink on disk, or NULL. */
+static const char *symlink_on_path(const char *path)
+{
+	static char buf[PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *s = strchr(buf, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		struct stat st;
+		if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode))
+			return buf;
+		*s = '/';
+	}
+	return NULL;
+}
+
 static int apply_whiteout(enum engine_whiteout kind, const char *target, struct archive_entry *e)
 {
 	if (kind == WHITEOUT_OPAQUE) {
@@ -228,6 +244,11 @@ static int unpack_child(int fd, int out)
 		    engine_layer_link_escapes(path, sl))
 			return child_fail(
 			    out, "refusing symlink %s -> %s: it leads out of the layer", path, sl);
+		const char *through = symlink_on_path(path);
+		if (through)
+			return child_fail(out,
+					  "refusing %s: it would be written through the symlink %s",
+					  path, through);
 		enum engine_whiteout kind = engine_whiteout_kind(path, &target);
 		if (kind != WHITEOUT_NONE) {
 			if (apply_whiteout(kind, target, e) < 0)

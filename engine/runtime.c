@@ -424,30 +424,34 @@ static void do_devices(ctx *c, int root)
 			die(c, "/%s: %s", links[k][1], strerror(errno));
 }
 
-static void mask_paths(ctx *c)
+/* Masked and read-only paths, resolved inside the new root before it moves. */
+static void mask_paths(ctx *c, int root)
 {
 	json_t *lx = json_object_get(c->spec, "linux"), *p;
 	size_t i;
 	json_array_foreach(json_object_get(lx, "maskedPaths"), i, p)
 	{
 		const char *path = json_string_value(p);
+		_cleanup_close_ int fd = path ? openat2_in(root, path, O_PATH) : -1;
 		struct stat st;
-		if (!path || stat(path, &st) < 0)
+		if (fd < 0 || fstat(fd, &st) < 0)
 			continue;
-		int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k")
-					    : mount("/dev/null", path, NULL, MS_BIND, NULL);
+		_cleanup_free_ char *t = fdpath(fd);
+		/* files get the host's /dev/null, as crun does */
+		int r = S_ISDIR(st.st_mode) ? mount("tmpfs", t, "tmpfs", MS_RDONLY, "size=0k")
+					    : mount("/dev/null", t, NULL, MS_BIND, NULL);
 		if (r < 0)
 			die(c, "mask %s: %s", path, strerror(errno));
 	}
 	json_array_foreach(json_object_get(lx, "readonlyPaths"), i, p)
 	{
 		const char *path = json_string_value(p);
-		if (!path || !path_exists(path))
+		_cleanup_close_ int fd = path ? openat2_in(root, path, O_PATH) : -1;
+		if (fd < 0)
 			continue;
-		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, path, NULL,
-			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			  NULL) < 0)
+		_cleanup_free_ char *t = fdpath(fd);
+		if (mount(t, t, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    remount_in(root, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) < 0)
 			die(c, "read-only %s: %s", path, strerror(errno));
 	}
 }
@@ -493,21 +497,22 @@ static void set_rlimits(ctx *c)
 	}
 }
 
-static void set_sysctls(ctx *c)
+static void set_sysctls(ctx *c, int root)
 {
 	const char *k;
 	json_t *v;
 	json_object_foreach(json_object_get(json_object_get(c->spec, "linux"), "sysctl"), k, v)
 	{
-		_cleanup_free_ char *p = xasprintf("/proc/sys/%s", k);
-		for (char *s = p + 10; *s; s++)
-			if (*s == '.')
-				*s = '/';
-		if (strstr(k, "..") || strchr(k, '/') != NULL)
+		if (strstr(k, "..") || strchr(k, '/'))
 			die(c, "sysctl %s: invalid name", k);
-		berth_error err = BERTH_ERROR_INIT;
-		if (write_file_str(p, json_string_value(v) ? json_string_value(v) : "", &err) < 0)
-			die(c, "sysctl %s: %s", k, err.msg);
+		_cleanup_free_ char *p = xasprintf("/proc/sys/%s", k);
+		for (char *q = p + 10; *q; q++)
+			if (*q == '.')
+				*q = '/';
+		_cleanup_close_ int fd = openat2_in(root, p, O_WRONLY);
+		const char *val = json_string_value(v) ? json_string_value(v) : "";
+		if (fd < 0 || write(fd, val, strlen(val)) < 0)
+			die(c, "sysctl %s: %s", k, strerror(errno));
 	}
 }
 
@@ -623,6 +628,8 @@ static void __attribute__((noreturn)) init_main(ctx *c)
 
 	do_mounts(c, root);
 	do_devices(c, root);
+	set_sysctls(c, root);
+	mask_paths(c, root);
 	const char *hostname = json_string_value(json_object_get(spec, "hostname"));
 	if (hostname && newuts && sethostname(hostname, strlen(hostname)) < 0)
 		die(c, "sethostname: %s", strerror(errno));
@@ -633,8 +640,6 @@ static void __attribute__((noreturn)) init_main(ctx *c)
 		die(c, "pivot_root %s: %s", c->rootfs, strerror(errno));
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		die(c, "detach the old root: %s", strerror(errno));
-	set_sysctls(c);
-	mask_paths(c);
 	if (json_is_true(json_object_get(json_object_get(spec, "root"), "readonly")) &&
 	    mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		die(c, "read-only root: %s", strerror(errno));
@@ -975,14 +980,12 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 		json_t *paths = json_object();
 		c.cgroup = json_pack("{s:o}", "paths", paths);
 		if (!cgroup_is_v2()) {
-			static const char *const ctrls[] = {"memory", "cpu",	 "cpuset",
-							    "pids",   "devices", "freezer",
-							    "blkio",  "cpuacct"};
-			for (size_t k = 0; k < ARRAY_SIZE(ctrls); k++) {
+			for (size_t k = 0; k < cgroup_v1_controllers_n; k++) {
 				_cleanup_free_ char *d =
-				    xasprintf("/sys/fs/cgroup/%s%s%s", ctrls[k],
+				    xasprintf("/sys/fs/cgroup/%s%s%s", cgroup_v1_controllers[k],
 					      cpath[0] == '/' ? "" : "/", cpath);
-				json_object_set_new(paths, ctrls[k], json_string(d));
+				json_object_set_new(paths, cgroup_v1_controllers[k],
+						    json_string(d));
 			}
 		}
 		init_main(&c);

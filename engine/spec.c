@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 
@@ -111,8 +112,10 @@ static int tweak_caps(const engine_spec_opts *o, json_t *caps, berth_error *err)
 	}
 	if (all_add) {
 		json_array_clear(caps);
+		/* every capability this process holds: a runtime cannot grant more */
 		for (int c = 0; c <= engine_cap_last(); c++)
-			json_array_append_new(caps, json_string(engine_cap_name(c)));
+			if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+				json_array_append_new(caps, json_string(engine_cap_name(c)));
 	}
 	return 0;
 }
