@@ -301,8 +301,8 @@ int cgroup_destroy(json_t *cg, int sig, berth_error *err)
 		const char *dir = json_string_value(v);
 		/* the kernel frees a cgroup a moment after its last task has been reaped */
 		int tries = 0;
-		while (rmdir(dir) < 0 && errno == EBUSY && tries++ < 500) {
-			struct timespec ts = {0, 2000000};
+		while (rmdir(dir) < 0 && errno == EBUSY && tries++ < 5000) {
+			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
 		}
 		if (path_exists(dir) && !rc)

@@ -301,11 +301,16 @@ json_t *engine_spec_generate(engine_store *s, const engine_spec_opts *o, berth_e
 	json_array_insert_new(env, 1, json_string(hn));
 
 	json_t *caps = strs(engine_default_caps, engine_default_caps_n);
-	if (tweak_caps(o, caps, err) < 0)
+	if (tweak_caps(o, caps, err) < 0) {
+		json_decref(args);
+		json_decref(env);
 		goto fail;
+	}
 	json_t *user = json_object();
 	if (image_user(s, img, json_string_value(json_object_get(cfg, "User")), user, err) < 0) {
 		json_decref(user);
+		json_decref(args);
+		json_decref(env);
 		goto fail;
 	}
 	struct rlimit nofile;
