@@ -179,13 +179,15 @@ int cmd_images(int argc, char **argv)
 	json_array_foreach(list, i, img)
 	{
 		const char *id = json_string_value(json_object_get(img, "Id"));
+		/* docker shows 12 hex digits, or the whole "sha256:..." with --no-trunc */
+		_cleanup_free_ char *shown = notrunc ? xstrdup(id) : xstrndup(id + 7, 12);
 		char size[32], since[48];
 		human_size((double)json_integer_value(json_object_get(img, "Size")), size,
 			   sizeof size);
 		human_since(json_string_value(json_object_get(img, "Created")), since,
 			    sizeof since);
 		if (quiet) {
-			printf("%.*s\n", notrunc ? 71 : 12, notrunc ? id : id + 7);
+			puts(shown);
 			continue;
 		}
 		json_t *tags = json_object_get(img, "RepoTags");
@@ -199,20 +201,18 @@ int cmd_images(int argc, char **argv)
 			if (json) {
 				json_t *o = json_pack(
 				    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Repository", repo, "Tag", tag,
-				    "ID", notrunc ? id : id + 7, "CreatedAt",
+				    "ID", shown, "CreatedAt",
 				    json_string_value(json_object_get(img, "Created"))
 					? json_string_value(json_object_get(img, "Created"))
 					: "",
 				    "CreatedSince", since, "Size", size, "Digest", "<none>");
-				if (!notrunc)
-					json_object_set_new(o, "ID", json_stringn(id + 7, 12));
 				char *txt = json_dumps(o, JSON_COMPACT);
 				puts(txt);
 				free(txt);
 				json_decref(o);
 			} else {
-				printf("%-20s %-10s %-14.*s %-24s %s\n", repo, tag,
-				       notrunc ? 71 : 12, notrunc ? id : id + 7, since, size);
+				printf("%-20s %-10s %-14s %-24s %s\n", repo, tag, shown, since,
+				       size);
 			}
 		}
 	}

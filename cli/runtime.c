@@ -206,7 +206,7 @@ int cmd_runtime(int argc, char **argv)
 	if (!strcmp(cmd, "list") || !strcmp(cmd, "ps"))
 		return cmd_list(argc, argv, &o);
 	const char *id = NULL, *sig = NULL;
-	bool force = false, all = false;
+	bool force = false, all = false, detach = false;
 	for (int k = 1; k < argc; k++) {
 		const char *v;
 		if ((v = opt_value(argc, argv, &k, "--bundle", "-b"))) {
@@ -218,7 +218,7 @@ int cmd_runtime(int argc, char **argv)
 		} else if (!strcmp(argv[k], "--all") || !strcmp(argv[k], "-a")) {
 			all = true;
 		} else if (!strcmp(argv[k], "--detach") || !strcmp(argv[k], "-d")) {
-			o.detach = true;
+			detach = true;
 		} else if (argv[k][0] == '-' && argv[k][1]) {
 			fprintf(stderr, "berth runtime %s: unknown flag: %s\n", cmd, argv[k]);
 			return 125;
@@ -261,7 +261,7 @@ int cmd_runtime(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "run")) {
-		if (o.detach) {
+		if (detach) {
 			if (engine_runtime_create(id, &o, &err) < 0 ||
 			    engine_runtime_start(id, &o, &err) < 0)
 				return fail(cmd, &err);

@@ -72,6 +72,20 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/* Takes msg; appends strerror(code) when asked and code is an errno. */
+static int error_store(berth_error *err, int code, char *msg, bool with_strerror)
+{
+	free(err->msg);
+	if (with_strerror && code > 0) {
+		err->msg = xasprintf("%s: %s", msg, strerror(code));
+		free(msg);
+	} else {
+		err->msg = msg;
+	}
+	err->code = code;
+	return -1;
+}
+
 int berth_error_msg(berth_error *err, int code, const char *fmt, ...)
 {
 	if (!err)
@@ -80,10 +94,7 @@ int berth_error_msg(berth_error *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	free(err->msg);
-	err->msg = msg;
-	err->code = code;
-	return -1;
+	return error_store(err, code, msg, false);
 }
 
 int berth_error_set(berth_error *err, int code, const char *fmt, ...)
@@ -94,15 +105,7 @@ int berth_error_set(berth_error *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	free(err->msg);
-	if (code > 0) {
-		err->msg = xasprintf("%s: %s", msg, strerror(code));
-		free(msg);
-	} else {
-		err->msg = msg;
-	}
-	err->code = code;
-	return -1;
+	return error_store(err, code, msg, true);
 }
 
 int berth_error_prefix(berth_error *err, const char *fmt, ...)

@@ -19,8 +19,12 @@
 
 bool cgroup_is_v2(void)
 {
-	struct statfs s;
-	return statfs(CG_ROOT, &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
+	static int v2 = -1; /* the layout does not change while berth runs */
+	if (v2 < 0) {
+		struct statfs s;
+		v2 = statfs(CG_ROOT, &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
+	}
+	return v2;
 }
 
 const char *const cgroup_v1_controllers[] = {"memory",	"cpu",	 "cpuset",  "pids",   "devices",
@@ -213,36 +217,44 @@ static void v2_enable(const char *path)
 	}
 }
 
-json_t *cgroup_create(const char *path, json_t *res, pid_t pid, berth_error *err)
+json_t *cgroup_plan(const char *path)
 {
 	json_t *paths = json_object();
-	json_t *cg = json_pack("{s:b,s:o}", "v2", cgroup_is_v2(), "paths", paths);
-	_cleanup_free_ char *spid = xasprintf("%d", (int)pid);
 	if (cgroup_is_v2()) {
-		v2_enable(path);
 		_cleanup_free_ char *dir = xasprintf(CG_ROOT "%s", path);
 		json_object_set_new(paths, "", json_string(dir));
-		if (mkdir_p(dir, 0755, err) < 0 || apply_v2(dir, res, err) < 0 ||
-		    write_knob(dir, "cgroup.procs", spid, err) < 0)
-			goto fail;
-		return cg;
+	} else {
+		for (size_t i = 0; i < cgroup_v1_controllers_n; i++) {
+			_cleanup_free_ char *root =
+			    xasprintf(CG_ROOT "/%s", cgroup_v1_controllers[i]);
+			if (!path_exists(root))
+				continue;
+			_cleanup_free_ char *dir = xasprintf("%s%s", root, path);
+			json_object_set_new(paths, cgroup_v1_controllers[i], json_string(dir));
+		}
 	}
-	for (size_t i = 0; i < cgroup_v1_controllers_n; i++) {
-		_cleanup_free_ char *root = xasprintf(CG_ROOT "/%s", cgroup_v1_controllers[i]);
-		if (!path_exists(root))
-			continue;
-		_cleanup_free_ char *dir = xasprintf("%s%s", root, path);
-		json_object_set_new(paths, cgroup_v1_controllers[i], json_string(dir));
+	return json_pack("{s:b,s:s,s:o}", "v2", cgroup_is_v2(), "path", path, "paths", paths);
+}
+
+int cgroup_create(json_t *cg, json_t *res, pid_t pid, berth_error *err)
+{
+	_cleanup_free_ char *spid = xasprintf("%d", (int)pid);
+	bool v2 = json_is_true(json_object_get(cg, "v2"));
+	if (v2)
+		v2_enable(json_string_value(json_object_get(cg, "path")));
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(cg, "paths"), k, v)
+	{
+		const char *dir = json_string_value(v);
 		if (mkdir_p(dir, 0755, err) < 0 ||
-		    apply_v1(cgroup_v1_controllers[i], dir, res, err) < 0 ||
-		    write_knob(dir, "cgroup.procs", spid, err) < 0)
-			goto fail;
+		    (v2 ? apply_v2(dir, res, err) : apply_v1(k, dir, res, err)) < 0 ||
+		    write_knob(dir, "cgroup.procs", spid, err) < 0) {
+			cgroup_destroy(cg, 0, NULL);
+			return -1;
+		}
 	}
-	return cg;
-fail:
-	cgroup_destroy(cg, 0, NULL);
-	json_decref(cg);
-	return NULL;
+	return 0;
 }
 
 const char *cgroup_dir(json_t *cg, const char *controller)
@@ -310,8 +322,11 @@ int cgroup_destroy(json_t *cg, int sig, berth_error *err)
 		/* the berth parent goes too when it was the last container */
 		_cleanup_free_ char *parent = xstrdup(dir);
 		char *slash = strrchr(parent, '/');
-		if (slash && str_has_suffix((*slash = '\0', parent), "/berth"))
-			rmdir(parent);
+		if (slash) {
+			*slash = '\0';
+			if (str_has_suffix(parent, "/berth"))
+				rmdir(parent);
+		}
 	}
 	return rc;
 }

@@ -11,11 +11,14 @@ bool cgroup_is_v2(void);
 extern const char *const cgroup_v1_controllers[];
 extern const size_t cgroup_v1_controllers_n;
 /*
- * Creates the container's cgroup(s) at path (relative to each hierarchy's
- * root, e.g. "/berth/<id>"), applies linux.resources and moves pid in.
- * Returns {"v2": bool, "paths": {controller: dir}} for the state file.
+ * Where a container's cgroups go, path being relative to each hierarchy's
+ * root ("/berth/<id>"): {"v2": bool, "path": path, "paths": {hierarchy:
+ * dir}} for every mounted hierarchy ("" for v2's one).  It is also the
+ * state that cgroup_destroy() and the others take.
  */
-json_t *cgroup_create(const char *path, json_t *resources, pid_t pid, berth_error *err);
+json_t *cgroup_plan(const char *path);
+/* Creates the plan's directories, applies linux.resources and moves pid in. */
+int cgroup_create(json_t *plan, json_t *resources, pid_t pid, berth_error *err);
 /* Kills what is left in the cgroups with sig (0: none), then removes them. */
 int cgroup_destroy(json_t *cg, int sig, berth_error *err);
 /* How many OOM kills the memory controller has counted. */

@@ -120,7 +120,6 @@ typedef struct {
 	const char *state_root; /* default berth_run()/runtime */
 	const char *bundle;
 	const char *pid_file;
-	bool detach;
 } engine_runtime_opts;
 
 int engine_runtime_create(const char *id, const engine_runtime_opts *o, berth_error *err);

@@ -33,7 +33,7 @@ char *store_path(engine_store *s, const char *fmt, ...)
 json_t *json_read_file(const char *path, berth_error *err)
 {
 	json_error_t je;
-	json_t *j = json_load_file(path, JSON_DECODE_INT_AS_REAL * 0, &je);
+	json_t *j = json_load_file(path, 0, &je);
 	if (!j)
 		berth_error_msg(err, EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 	return j;
@@ -129,28 +129,25 @@ char *engine_ref_normalise(const char *ref, berth_error *err)
 		berth_error_msg(err, EINVAL, "invalid reference format: %s", ref);
 		return NULL;
 	}
-	for (const char *p = ref; *p; p++)
-		if (*p >= 'A' && *p <= 'Z' && strchr(p, ':') && !strchr(strchr(p, ':'), '/')) {
-			/* upper case only in the tag */
-			break;
-		} else if (*p >= 'A' && *p <= 'Z') {
+	const char *r = ref;
+	if (str_has_prefix(r, "docker.io/library/"))
+		r += strlen("docker.io/library/");
+	else if (str_has_prefix(r, "docker.io/"))
+		r += strlen("docker.io/");
+	/* the tag is what follows the last ':' after the last '/' */
+	const char *slash = strrchr(r, '/'), *colon = strrchr(r, ':');
+	if (colon && slash && colon < slash)
+		colon = NULL;
+	size_t repo_len = colon ? (size_t)(colon - r) : strlen(r);
+	for (size_t i = 0; i < repo_len; i++)
+		if (r[i] >= 'A' && r[i] <= 'Z') {
 			berth_error_msg(err, EINVAL,
 					"invalid reference format: repository name (%s) must be "
 					"lowercase",
 					ref);
 			return NULL;
 		}
-	const char *r = ref;
-	if (str_has_prefix(r, "docker.io/library/"))
-		r += strlen("docker.io/library/");
-	else if (str_has_prefix(r, "docker.io/"))
-		r += strlen("docker.io/");
-	else if (str_has_prefix(r, "localhost/") && 0)
-		r += 0;
-	const char *slash = strrchr(r, '/'), *colon = strrchr(r, ':');
-	if (!colon || (slash && colon < slash))
-		return xasprintf("%s:latest", r);
-	return xstrdup(r);
+	return colon ? xstrdup(r) : xasprintf("%s:latest", r);
 }
 
 /* "sha256:abc" or "abc", at least one hex digit, all hex. */
@@ -240,26 +237,41 @@ static int open_in(const char *dir, const char *path, berth_error *err)
 	return fd;
 }
 
-static json_t *json_read_in(const char *dir, const char *path, char *hex, berth_error *err)
+/* Reads a file of the archive whole, NUL-terminated. */
+static int read_in(const char *dir, const char *path, strbuf *sb, berth_error *err)
 {
 	_cleanup_close_ int fd = open_in(dir, path, err);
 	if (fd < 0)
-		return NULL;
-	strbuf sb = STRBUF_INIT;
+		return -1;
 	char buf[65536];
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof buf)) > 0)
-		sb_addn(&sb, buf, (size_t)n);
-	if (!sb.buf)
-		sb_adds(&sb, "");
-	if (hex)
-		sha256_hex(sb.buf, sb.len, hex);
+		sb_addn(sb, buf, (size_t)n);
+	if (n < 0)
+		return berth_error_set(err, errno, "read %s", path);
+	if (!sb->buf)
+		sb_adds(sb, "");
+	return 0;
+}
+
+static json_t *json_parse_in(const char *path, const strbuf *sb, berth_error *err)
+{
 	json_error_t je;
-	json_t *j = json_loadb(sb.buf, sb.len, 0, &je);
-	sb_release(&sb);
+	json_t *j = json_loadb(sb->buf, sb->len, 0, &je);
 	if (!j)
 		berth_error_msg(err, EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 	return j;
+}
+
+/* Reads and parses a JSON file of the archive; hex gets its sha256 when given. */
+static json_t *json_read_in(const char *dir, const char *path, char *hex, berth_error *err)
+{
+	_cleanup_strbuf_ strbuf sb = STRBUF_INIT;
+	if (read_in(dir, path, &sb, err) < 0)
+		return NULL;
+	if (hex)
+		sha256_hex(sb.buf, sb.len, hex);
+	return json_parse_in(path, &sb, err);
 }
 
 /* Extracts the archive's plain files, directories and inner links into dir. */
@@ -483,7 +495,7 @@ static int oci_manifest(const char *dir, json_t *desc, json_t *names, found_imag
 }
 
 /* The names of a top-level index entry: io.containerd.image.name, or a full ref.name. */
-static json_t *oci_names(json_t *desc, json_t *legacy, const char *config_digest)
+static json_t *oci_names(json_t *desc)
 {
 	json_t *names = json_array();
 	json_t *ann = json_object_get(desc, "annotations");
@@ -517,7 +529,7 @@ static int find_images(const char *dir, json_t *found, berth_error *err)
 		size_t i;
 		json_array_foreach(json_object_get(idx, "manifests"), i, d)
 		{
-			json_t *names = oci_names(d, legacy, NULL);
+			json_t *names = oci_names(d);
 			size_t before = json_array_size(found);
 			rc = oci_descriptor(dir, d, names, found, err);
 			json_decref(names);
@@ -587,6 +599,21 @@ static int find_images(const char *dir, json_t *found, berth_error *err)
 	return rc;
 }
 
+/* Records what was verified beside the unpacked tree, then renames it into place. */
+static int commit_layer(const char *tmp, const char *final, const engine_layer_result *res,
+			berth_error *err)
+{
+	_cleanup_free_ char *sz = xasprintf("%llu\n", (unsigned long long)res->size);
+	_cleanup_free_ char *tsize = xasprintf("%s/size", tmp);
+	_cleanup_free_ char *tdiff = xasprintf("%s/diff_id", tmp);
+	if (write_file_atomic(tsize, sz, strlen(sz), 0600, err) < 0 ||
+	    write_file_atomic(tdiff, res->diff_id, strlen(res->diff_id), 0600, err) < 0)
+		return -1;
+	if (rename(tmp, final) < 0)
+		return berth_error_set(err, errno, "rename %s", tmp);
+	return 0;
+}
+
 static int unpack_layer(engine_store *s, const char *dir, const char *path, const char *digest,
 			const char *diff_id, const char *chain, uint64_t *size, berth_error *err)
 {
@@ -630,15 +657,8 @@ static int unpack_layer(engine_store *s, const char *dir, const char *path, cons
 				     "diff id mismatch: the image config says %s, the layer hashes "
 				     "to %s",
 				     diff_id, res.diff_id);
-	_cleanup_free_ char *sz = xasprintf("%llu\n", (unsigned long long)res.size);
-	_cleanup_free_ char *tsize = xasprintf("%s/size", tmp);
-	_cleanup_free_ char *tdiff = xasprintf("%s/diff_id", tmp);
 	if (!rc)
-		rc = write_file_atomic(tsize, sz, strlen(sz), 0600, err);
-	if (!rc)
-		rc = write_file_atomic(tdiff, diff_id, strlen(diff_id), 0600, err);
-	if (!rc && rename(tmp, final) < 0)
-		rc = berth_error_set(err, errno, "rename %s", tmp);
+		rc = commit_layer(tmp, final, &res, err);
 	if (rc) {
 		rm_rf(tmp, NULL);
 		return berth_error_prefix(err, "layer %s", digest ? digest : path);
@@ -651,8 +671,13 @@ static const char *add_image(engine_store *s, const char *dir, json_t *f, berth_
 {
 	const char *cfgpath = json_string_value(json_object_get(f, "config"));
 	const char *want = json_string_value(json_object_get(f, "config_digest"));
+	/* the config is kept byte for byte: its digest is the image id */
+	_cleanup_strbuf_ strbuf raw = STRBUF_INIT;
+	if (read_in(dir, cfgpath, &raw, err) < 0)
+		return NULL;
 	char hex[65];
-	json_t *cfg = json_read_in(dir, cfgpath, hex, err);
+	sha256_hex(raw.buf, raw.len, hex);
+	json_t *cfg = json_parse_in(cfgpath, &raw, err);
 	if (!cfg)
 		return NULL;
 	_cleanup_free_ char *id = xasprintf("sha256:%s", hex);
@@ -696,16 +721,7 @@ static const char *add_image(engine_store *s, const char *dir, json_t *f, berth_
 		return NULL;
 	}
 	_cleanup_free_ char *blob = store_path(s, "blobs/sha256/%s", hex);
-	/* the stored blob must keep its exact bytes: copy the file, not the parse */
-	_cleanup_close_ int fd = open_in(dir, cfgpath, err);
-	strbuf sb = STRBUF_INIT;
-	char buf[65536];
-	ssize_t n;
-	while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0)
-		sb_addn(&sb, buf, (size_t)n);
-	int rc = fd < 0 ? -1 : write_file_atomic(blob, sb.buf ? sb.buf : "", sb.len, 0600, err);
-	sb_release(&sb);
-	if (rc < 0) {
+	if (write_file_atomic(blob, raw.buf, raw.len, 0600, err) < 0) {
 		json_decref(chains);
 		json_decref(cfg);
 		return NULL;
@@ -793,20 +809,14 @@ char *engine_image_import(engine_store *s, const char *file, const char *ref, be
 	if (mkdir_p(diff, 0755, err) < 0)
 		return NULL;
 	engine_layer_result res;
-	int rc = engine_layer_unpack(fd, diff, &res, err);
-	if (rc < 0)
+	if (engine_layer_unpack(fd, diff, &res, err) < 0) {
+		rm_rf(tmp, NULL);
 		berth_error_prefix(err, "%s", !strcmp(file, "-") ? "stdin" : file);
-	_cleanup_free_ char *final = store_path(s, "layers/%s", res.diff_id + 7);
-	if (!rc && !path_exists(final)) {
-		_cleanup_free_ char *sz = xasprintf("%llu\n", (unsigned long long)res.size);
-		_cleanup_free_ char *ts = xasprintf("%s/size", tmp);
-		_cleanup_free_ char *td = xasprintf("%s/diff_id", tmp);
-		rc = write_file_atomic(ts, sz, strlen(sz), 0600, err);
-		if (!rc)
-			rc = write_file_atomic(td, res.diff_id, strlen(res.diff_id), 0600, err);
-		if (!rc && rename(tmp, final) < 0)
-			rc = berth_error_set(err, errno, "rename %s", tmp);
+		return NULL;
 	}
+	/* one layer: its chain id is its diff id */
+	_cleanup_free_ char *final = store_path(s, "layers/%s", res.diff_id + 7);
+	int rc = path_exists(final) ? 0 : commit_layer(tmp, final, &res, err);
 	rm_rf(tmp, NULL);
 	if (rc)
 		return NULL;

@@ -52,7 +52,7 @@ typedef struct {
 	int ns_fds[8];
 	int ns_types[8];
 	size_t nns;
-	json_t *cgroup; /* from cgroup_create, for the v1 cgroup mount */
+	json_t *cgroup; /* cgroup_plan(): made by the parent, mounted by the init on v1 */
 } ctx;
 
 static const char *state_root(const engine_runtime_opts *o)
@@ -964,6 +964,11 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 		berth_error_set(err, errno, "socketpair");
 		goto out;
 	}
+	/* one plan of the cgroups: the parent makes them, the init mounts them (v1) */
+	const char *cgpath = json_string_value(json_object_get(lx, "cgroupsPath"));
+	cgp = cgpath ? (cgpath[0] == '/' ? xstrdup(cgpath) : xasprintf("/%s", cgpath))
+		     : xasprintf("/berth/%s", id);
+	c.cgroup = cgroup_plan(cgp);
 	fflush(NULL);
 	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, 0, 0, 0);
 	if (pid < 0) {
@@ -974,20 +979,6 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 	if (pid == 0) {
 		close(sp[0]);
 		c.sync = sp[1];
-		/* the cgroups the parent made are named in the state it sends: read below */
-		const char *cgpath = json_string_value(json_object_get(lx, "cgroupsPath"));
-		_cleanup_free_ char *cpath = cgpath ? xstrdup(cgpath) : xasprintf("/berth/%s", id);
-		json_t *paths = json_object();
-		c.cgroup = json_pack("{s:o}", "paths", paths);
-		if (!cgroup_is_v2()) {
-			for (size_t k = 0; k < cgroup_v1_controllers_n; k++) {
-				_cleanup_free_ char *d =
-				    xasprintf("/sys/fs/cgroup/%s%s%s", cgroup_v1_controllers[k],
-					      cpath[0] == '/' ? "" : "/", cpath);
-				json_object_set_new(paths, cgroup_v1_controllers[k],
-						    json_string(d));
-			}
-		}
 		init_main(&c);
 	}
 	close(sp[1]);
@@ -995,12 +986,10 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 	cr->sync = sp[0];
 	for (size_t k = 0; k < c.nns; k++)
 		close(c.ns_fds[k]);
-	const char *cgpath = json_string_value(json_object_get(lx, "cgroupsPath"));
-	cgp = cgpath ? (cgpath[0] == '/' ? xstrdup(cgpath) : xasprintf("/%s", cgpath))
-		     : xasprintf("/berth/%s", id);
-	cr->cg = cgroup_create(cgp, json_object_get(lx, "resources"), pid, err);
-	if (!cr->cg)
+	c.nns = 0;
+	if (cgroup_create(c.cgroup, json_object_get(lx, "resources"), pid, err) < 0)
 		goto out;
+	cr->cg = json_incref(c.cgroup);
 	char step = SYNC_CGROUP_READY;
 	if (write(cr->sync, &step, 1) != 1) {
 		berth_error_set(err, errno, "sync with the container");
@@ -1053,6 +1042,9 @@ out:
 		free(cr->dir);
 		cr->dir = NULL;
 	}
+	for (size_t k = 0; k < c.nns; k++)
+		close(c.ns_fds[k]);
+	json_decref(c.cgroup);
 	free(c.rootfs);
 	free(c.fifo);
 	free(c.bpf.filter);

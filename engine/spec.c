@@ -172,8 +172,6 @@ static int image_user(engine_store *s, json_t *img, const char *user, json_t *ou
 	long uid = 0, gid = 0;
 	if (all_digits(u)) {
 		uid = atol(u);
-		lookup_id(s, img, "etc/passwd", u, &uid, NULL); /* numbers stay numbers */
-		uid = atol(u);
 	} else if (lookup_id(s, img, "etc/passwd", u, &uid, &gid) < 0) {
 		return berth_error_msg(
 		    err, ENOENT, "unable to find user %s: no matching entries in passwd file", u);
