@@ -330,3 +330,70 @@ int cgroup_destroy(json_t *cg, int sig, berth_error *err)
 	}
 	return rc;
 }
+
+int cgroup_freeze(json_t *cg, bool frozen, berth_error *err)
+{
+	bool v2 = json_is_true(json_object_get(cg, "v2"));
+	const char *dir = cgroup_dir(cg, v2 ? "" : "freezer");
+	if (!dir)
+		return berth_error_msg(err, ENOTSUP,
+				       "the freezer cgroup controller is not mounted");
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, v2 ? "cgroup.freeze" : "freezer.state");
+	const char *v = v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED");
+	if (write_file_str(p, v, err) < 0)
+		return -1;
+	/* v1 goes through FREEZING, v2 reports in cgroup.events: wait until it is done */
+	_cleanup_free_ char *done = v2 ? xasprintf("%s/cgroup.events", dir) : xstrdup(p);
+	const char *want = v2 ? (frozen ? "frozen 1" : "frozen 0") : v;
+	for (int i = 0; i < 2000; i++) {
+		_cleanup_free_ char *t = read_file(done, NULL, NULL);
+		if (t && strstr(t, want))
+			return 0;
+		struct timespec ts = {0, 500000};
+		nanosleep(&ts, NULL);
+	}
+	return berth_error_msg(err, EBUSY, "the cgroup did not %s", frozen ? "freeze" : "thaw");
+}
+
+json_t *cgroup_stats(json_t *cg)
+{
+	bool v2 = json_is_true(json_object_get(cg, "v2"));
+	json_t *out = json_object();
+	const char *mem = cgroup_dir(cg, v2 ? "" : "memory");
+	const char *cpu = cgroup_dir(cg, v2 ? "" : "cpuacct");
+	if (!cpu && !v2)
+		cpu = cgroup_dir(cg, "cpu");
+	struct {
+		const char *dir, *file, *key, *field;
+	} knobs[] = {
+	    {mem, v2 ? "memory.current" : "memory.usage_in_bytes", NULL, "memory_usage"},
+	    {mem, v2 ? "memory.max" : "memory.limit_in_bytes", NULL, "memory_limit"},
+	    {cpu, v2 ? "cpu.stat" : "cpuacct.usage", v2 ? "usage_usec " : NULL, "cpu_usage_ns"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++) {
+		if (!knobs[i].dir)
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", knobs[i].dir, knobs[i].file);
+		_cleanup_free_ char *t = read_file(p, NULL, NULL);
+		if (!t)
+			continue;
+		const char *s = knobs[i].key ? strstr(t, knobs[i].key) : t;
+		if (!s)
+			continue;
+		if (knobs[i].key)
+			s += strlen(knobs[i].key);
+		long long v = !strncmp(s, "max", 3) ? -1 : atoll(s);
+		if (knobs[i].key)
+			v *= 1000; /* usec -> nsec */
+		json_object_set_new(out, knobs[i].field, json_integer(v));
+	}
+	json_t *pids = cgroup_pids(cg);
+	json_object_set_new(out, "pids", json_integer((json_int_t)json_array_size(pids)));
+	json_decref(pids);
+	return out;
+}
+
+bool engine_cgroup_v2(void)
+{
+	return cgroup_is_v2();
+}

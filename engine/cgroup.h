@@ -28,4 +28,9 @@ json_t *cgroup_pids(json_t *cg);
 /* Where the container's cgroup of a v1 controller is on the host ("" for v2's single dir). */
 const char *cgroup_dir(json_t *cg, const char *controller);
 
+/* Freezes or thaws every task (v2 cgroup.freeze, v1 freezer.state) and waits until done. */
+int cgroup_freeze(json_t *cg, bool frozen, berth_error *err);
+/* {"memory_usage","memory_limit" (-1: none),"cpu_usage_ns","pids"}, what can be read. */
+json_t *cgroup_stats(json_t *cg);
+
 #endif

@@ -66,6 +66,10 @@ char *engine_ref_normalise(const char *ref, berth_error *err);
 /* Mounts overlayfs of the image's layers at target, upper and work under the store. */
 int engine_rootfs_mount(engine_store *s, const char *image, const char *target, bool readonly,
 			berth_error *err);
+/* Unmounts target but keeps its upper directory: a later mount of target goes on with it. */
+int engine_rootfs_detach(engine_store *s, const char *target, berth_error *err);
+/* Whether target has a root filesystem mounted (not only a kept upper directory). */
+bool engine_rootfs_mounted(const char *target);
 /* Unmounts target and removes its upper and work directories. */
 int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err);
 
@@ -81,10 +85,21 @@ typedef struct {
 	const char **cap_add, **cap_drop;
 	size_t ncap_add, ncap_drop;
 	bool terminal;
+	/* overrides of the image's config, as docker run's flags */
+	const char *user;    /* --user: name or uid[:gid], resolved in the image */
+	const char *workdir; /* --workdir */
+	char **env;	     /* added to the image's Env, replacing same-name entries */
+	char **entrypoint;   /* --entrypoint (an empty array clears it) */
+	bool entrypoint_set;
 } engine_spec_opts;
 
 /* An OCI runtime-spec config.json with Docker's defaults, changed by opts as Docker does. */
 json_t *engine_spec_generate(engine_store *s, const engine_spec_opts *opts, berth_error *err);
+
+/* Resolves "user[:group]" (names or ids) in the image's /etc/passwd and /etc/group to
+ * {"uid","gid"}; img is what engine_image_get() returned. */
+int engine_image_user(engine_store *s, json_t *img, const char *user, json_t *out,
+		      berth_error *err);
 
 extern const char *const engine_default_caps[];
 extern const size_t engine_default_caps_n;
@@ -120,6 +135,13 @@ typedef struct {
 	const char *state_root; /* default berth_run()/runtime */
 	const char *bundle;
 	const char *pid_file;
+	/*
+	 * With process.terminal: a UNIX socket (fd) that receives the master of
+	 * a pseudo-terminal the init allocates in the container's own devpts, as
+	 * runc's --console-socket; its slave becomes the process's stdio.
+	 */
+	int console_fd;
+	bool has_console;
 } engine_runtime_opts;
 
 int engine_runtime_create(const char *id, const engine_runtime_opts *o, berth_error *err);
@@ -132,5 +154,22 @@ int engine_runtime_kill(const char *id, int sig, bool all, const engine_runtime_
 int engine_runtime_delete(const char *id, bool force, const engine_runtime_opts *o,
 			  berth_error *err);
 json_t *engine_runtime_list(const engine_runtime_opts *o, berth_error *err);
+/*
+ * Runs a process in the running container: its namespaces, cgroup, user,
+ * capabilities and seccomp filter, the keys of process (an OCI process
+ * object: args, env, cwd, user, terminal) over the bundle's.  stdio are
+ * its fds 0-2.  Returns the pid of a child of the caller whose exit status
+ * is the process's (128+signal when killed); -1 and err (ENOENT: nothing
+ * to exec) when it never ran.
+ */
+pid_t engine_runtime_exec(const char *id, json_t *process, const int stdio[3],
+			  const engine_runtime_opts *o, berth_error *err);
+/* Whether the host's cgroups are v2 (unified) only. */
+bool engine_cgroup_v2(void);
+/* Freezes (paused) or thaws every process of the container. */
+int engine_runtime_pause(const char *id, bool paused, const engine_runtime_opts *o,
+			 berth_error *err);
+/* {"memory_usage","memory_limit","cpu_usage_ns","pids","pid_list","oom_kills"} */
+json_t *engine_runtime_stats(const char *id, const engine_runtime_opts *o, berth_error *err);
 
 #endif

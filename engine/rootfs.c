@@ -86,12 +86,16 @@ int engine_rootfs_mount(engine_store *s, const char *image, const char *target, 
 	int rc = -1;
 	_cleanup_free_ char *dir = NULL;
 	if (mkdir_p(target, 0755, err) == 0 && (dir = mount_dir(s, target, err))) {
-		if (path_exists(dir)) {
+		if (path_exists(dir) && !engine_rootfs_mounted(target)) {
+			/* detached earlier: mount again over the upper directory it kept */
+			rc = mount_in(s, img, target, dir, readonly, err);
+		} else if (path_exists(dir)) {
 			berth_error_msg(err, EBUSY,
 					"%s: a root filesystem is already mounted there", target);
 		} else {
 			rc = mount_in(s, img, target, dir, readonly, err);
-			if (rc < 0)
+			if (rc <
+			    0) /* a fresh mount's debris; a kept upper directory is never removed */
 				rm_rf(dir, NULL);
 		}
 	}
@@ -112,4 +116,23 @@ int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err)
 			return berth_error_set(err, errno, "umount %s", target);
 	}
 	return rm_rf(dir, err);
+}
+
+bool engine_rootfs_mounted(const char *target)
+{
+	struct statx sx;
+	if (statx(AT_FDCWD, target, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) < 0)
+		return false;
+	return (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+int engine_rootfs_detach(engine_store *s, const char *target, berth_error *err)
+{
+	(void)s;
+	if (!engine_rootfs_mounted(target))
+		return 0;
+	if (umount2(target, 0) < 0 && (errno != EBUSY || umount2(target, MNT_DETACH) < 0))
+		return berth_error_set(err, errno, "umount %s", target);
+	return 0;
 }

@@ -12,6 +12,7 @@
 #include "cgroup.h"
 #include "../common/fsutil.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -53,6 +55,7 @@ typedef struct {
 	int ns_types[8];
 	size_t nns;
 	json_t *cgroup; /* cgroup_plan(): made by the parent, mounted by the init on v1 */
+	int console;	/* where the terminal's master goes; -1: none */
 } ctx;
 
 static const char *state_root(const engine_runtime_opts *o)
@@ -581,6 +584,111 @@ static char **str_array(json_t *a)
 	return v;
 }
 
+/*
+ * The terminal comes from the container's own devpts, so that the process
+ * sees /dev/pts/0 as Docker's do; the master goes to the caller over the
+ * console socket, the slave becomes stdio (and /dev/console).
+ */
+static void setup_console(ctx *c, int root)
+{
+	int master = openat2_in(root, "dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		die(c, "open /dev/ptmx in the container: %s", strerror(errno));
+	int unlock = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		die(c, "unlock the terminal: %s", strerror(errno));
+	int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		die(c, "open the terminal's slave: %s", strerror(errno));
+	struct winsize ws = {.ws_row = 24, .ws_col = 80};
+	ioctl(master, TIOCSWINSZ, &ws);
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	char byte = 'c';
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(c->console, &m, 0) < 0)
+		die(c, "send the terminal to the console socket: %s", strerror(errno));
+	close(master);
+	close(c->console);
+	c->console = -1;
+	/* /dev/console is the terminal too, as runc makes it */
+	int con = openat2_in(root, "dev/console", O_PATH | O_CLOEXEC);
+	if (con < 0) {
+		int d = openat2_in(root, "dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		int f = d >= 0 ? openat(d, "console", O_CREAT | O_WRONLY | O_CLOEXEC, 0600) : -1;
+		if (f >= 0)
+			close(f);
+		if (d >= 0)
+			close(d);
+		con = openat2_in(root, "dev/console", O_PATH | O_CLOEXEC);
+	}
+	_cleanup_free_ char *sp = fdpath(slave);
+	_cleanup_free_ char *cp = con >= 0 ? fdpath(con) : NULL;
+	if (cp && mount(sp, cp, NULL, MS_BIND, NULL) < 0)
+		die(c, "bind /dev/console: %s", strerror(errno));
+	if (con >= 0)
+		close(con);
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(slave, fd) < 0)
+			die(c, "terminal as stdio: %s", strerror(errno));
+	if (slave > 2)
+		close(slave);
+}
+
+/* Privileges last: bounding set, user, capabilities, no_new_privs, seccomp. */
+static void drop_privileges(ctx *c, json_t *proc)
+{
+	json_t *caps = json_object_get(proc, "capabilities");
+	cap_value_t bnd[64], eff[64], prm[64], inh[64], amb[64];
+	int nb = cap_list(caps, "bounding", bnd, c), ne = cap_list(caps, "effective", eff, c);
+	int np = cap_list(caps, "permitted", prm, c), ni = cap_list(caps, "inheritable", inh, c);
+	int na = cap_list(caps, "ambient", amb, c);
+	for (int cap = 0; cap <= engine_cap_last(); cap++)
+		if (!in_caps(bnd, nb, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+			die(c, "drop capability %s: %s", engine_cap_name(cap), strerror(errno));
+	bool nnp = json_is_true(json_object_get(proc, "noNewPrivileges"));
+	if (!nnp)
+		load_seccomp(c); /* while CAP_SYS_ADMIN still allows it without no_new_privs */
+	json_t *user = json_object_get(proc, "user");
+	uid_t uid = (uid_t)json_integer_value(json_object_get(user, "uid"));
+	gid_t gid = (gid_t)json_integer_value(json_object_get(user, "gid"));
+	json_t *ag = json_object_get(user, "additionalGids");
+	gid_t groups[256];
+	size_t ng = 0;
+	for (; ng < json_array_size(ag) && ng < ARRAY_SIZE(groups); ng++)
+		groups[ng] = (gid_t)json_integer_value(json_array_get(ag, ng));
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(ng, groups) < 0 ||
+	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
+	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		die(c, "switch to user %u:%u: %s", (unsigned)uid, (unsigned)gid, strerror(errno));
+	cap_t cs = cap_init();
+	if (ne && cap_set_flag(cs, CAP_EFFECTIVE, ne, eff, CAP_SET) < 0)
+		die(c, "capabilities: %s", strerror(errno));
+	if (np && cap_set_flag(cs, CAP_PERMITTED, np, prm, CAP_SET) < 0)
+		die(c, "capabilities: %s", strerror(errno));
+	if (ni && cap_set_flag(cs, CAP_INHERITABLE, ni, inh, CAP_SET) < 0)
+		die(c, "capabilities: %s", strerror(errno));
+	if (cap_set_proc(cs) < 0)
+		die(c, "set capabilities: %s", strerror(errno));
+	cap_free(cs);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (int k = 0; k < na; k++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, amb[k], 0, 0) < 0)
+			die(c, "ambient capability %s: %s", engine_cap_name(amb[k]),
+			    strerror(errno));
+	if (nnp) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			die(c, "no_new_privs: %s", strerror(errno));
+		load_seccomp(c);
+	}
+}
+
 static void __attribute__((noreturn)) init_main(ctx *c)
 {
 	json_t *spec = c->spec, *lx = json_object_get(spec, "linux");
@@ -636,6 +744,9 @@ static void __attribute__((noreturn)) init_main(ctx *c)
 	if (hostname && !newuts)
 		die(c, "hostname needs a new uts namespace");
 
+	if (c->console >= 0 && json_is_true(json_object_get(proc, "terminal")))
+		setup_console(c, root);
+
 	if (fchdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
 		die(c, "pivot_root %s: %s", c->rootfs, strerror(errno));
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
@@ -654,6 +765,9 @@ static void __attribute__((noreturn)) init_main(ctx *c)
 	set_rlimits(c);
 	if (setsid() < 0)
 		die(c, "setsid: %s", strerror(errno));
+	/* the terminal the caller (berth-monitor) gave as stdio becomes the controlling one */
+	if (json_is_true(json_object_get(proc, "terminal")) && ioctl(0, TIOCSCTTY, 0) < 0)
+		die(c, "controlling terminal: %s", strerror(errno));
 	const char *cwd = json_string_value(json_object_get(proc, "cwd"));
 	if (chdir(cwd ? cwd : "/") < 0)
 		die(c, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, strerror(errno));
@@ -674,50 +788,7 @@ static void __attribute__((noreturn)) init_main(ctx *c)
 		close(fifo);
 	}
 
-	/* privileges last: user, capabilities, no_new_privs, seccomp */
-	json_t *caps = json_object_get(proc, "capabilities");
-	cap_value_t bnd[64], eff[64], prm[64], inh[64], amb[64];
-	int nb = cap_list(caps, "bounding", bnd, c), ne = cap_list(caps, "effective", eff, c);
-	int np = cap_list(caps, "permitted", prm, c), ni = cap_list(caps, "inheritable", inh, c);
-	int na = cap_list(caps, "ambient", amb, c);
-	for (int cap = 0; cap <= engine_cap_last(); cap++)
-		if (!in_caps(bnd, nb, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			die(c, "drop capability %s: %s", engine_cap_name(cap), strerror(errno));
-	bool nnp = json_is_true(json_object_get(proc, "noNewPrivileges"));
-	if (!nnp)
-		load_seccomp(c); /* while CAP_SYS_ADMIN still allows it without no_new_privs */
-	json_t *user = json_object_get(proc, "user");
-	uid_t uid = (uid_t)json_integer_value(json_object_get(user, "uid"));
-	gid_t gid = (gid_t)json_integer_value(json_object_get(user, "gid"));
-	json_t *ag = json_object_get(user, "additionalGids");
-	gid_t groups[256];
-	size_t ng = 0;
-	for (; ng < json_array_size(ag) && ng < ARRAY_SIZE(groups); ng++)
-		groups[ng] = (gid_t)json_integer_value(json_array_get(ag, ng));
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 || setgroups(ng, groups) < 0 ||
-	    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0 ||
-	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		die(c, "switch to user %u:%u: %s", (unsigned)uid, (unsigned)gid, strerror(errno));
-	cap_t cs = cap_init();
-	if (ne && cap_set_flag(cs, CAP_EFFECTIVE, ne, eff, CAP_SET) < 0)
-		die(c, "capabilities: %s", strerror(errno));
-	if (np && cap_set_flag(cs, CAP_PERMITTED, np, prm, CAP_SET) < 0)
-		die(c, "capabilities: %s", strerror(errno));
-	if (ni && cap_set_flag(cs, CAP_INHERITABLE, ni, inh, CAP_SET) < 0)
-		die(c, "capabilities: %s", strerror(errno));
-	if (cap_set_proc(cs) < 0)
-		die(c, "set capabilities: %s", strerror(errno));
-	cap_free(cs);
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	for (int k = 0; k < na; k++)
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, amb[k], 0, 0) < 0)
-			die(c, "ambient capability %s: %s", engine_cap_name(amb[k]),
-			    strerror(errno));
-	if (nnp) {
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			die(c, "no_new_privs: %s", strerror(errno));
-		load_seccomp(c);
-	}
+	drop_privileges(c, proc);
 	/* nothing of berth's leaks into the container: the sync socket closes on exec */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(exe, args, env);
@@ -742,7 +813,7 @@ static int ns_flag(const char *t)
 	return -1;
 }
 
-static json_t *load_spec(const char *bundle, berth_error *err)
+static json_t *load_spec(const char *bundle, bool console, berth_error *err)
 {
 	_cleanup_free_ char *p = xasprintf("%s/config.json", bundle);
 	json_error_t je;
@@ -763,8 +834,9 @@ static json_t *load_spec(const char *bundle, berth_error *err)
 		why = "process is missing";
 	else if (!json_array_size(json_object_get(proc, "args")))
 		why = "process.args is missing or empty";
-	else if (json_is_true(json_object_get(proc, "terminal")))
-		why = "process.terminal is not supported by berth runtime yet (set it to false)";
+	else if (json_is_true(json_object_get(proc, "terminal")) && !isatty(0) && !console)
+		why = "process.terminal needs a console socket (--console-fd) or a terminal as "
+		      "stdin";
 	if (why) {
 		berth_error_msg(err, EINVAL, "%s: %s", p, why);
 		json_decref(spec);
@@ -888,10 +960,13 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 	char bundle[PATH_MAX];
 	if (!realpath(o->bundle ? o->bundle : ".", bundle))
 		return berth_error_set(err, errno, "bundle %s", o->bundle ? o->bundle : ".");
-	json_t *spec = load_spec(bundle, err);
+	json_t *spec = load_spec(bundle, o->has_console, err);
 	if (!spec)
 		return -1;
-	ctx c = {.spec = spec, .bundle = bundle, .sync = -1};
+	ctx c = {.spec = spec,
+		 .bundle = bundle,
+		 .sync = -1,
+		 .console = o->has_console ? o->console_fd : -1};
 	_cleanup_free_ char *cgp = NULL, *text = NULL, *sp_path = NULL;
 	const char *rp = json_string_value(json_object_get(json_object_get(spec, "root"), "path"));
 	c.rootfs = rp[0] == '/' ? xstrdup(rp) : xasprintf("%s/%s", bundle, rp);
@@ -1246,5 +1321,237 @@ json_t *engine_runtime_list(const engine_runtime_opts *o, berth_error *err)
 			json_array_append_new(out, st);
 	}
 	closedir(d);
+	return out;
+}
+
+/* ---- exec, pause, and what berthd reads of a running container ---- */
+
+static json_t *running_state(const char *id, const engine_runtime_opts *o, berth_error *err)
+{
+	json_t *st = read_state(id, o, NULL, err);
+	if (st && strcmp(json_string_value(json_object_get(st, "status")), "running") &&
+	    strcmp(json_string_value(json_object_get(st, "status")), "paused")) {
+		berth_error_msg(err, EINVAL, "container %s is not running", id);
+		json_decref(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void __attribute__((noreturn)) exec_main(ctx *c, json_t *proc, json_t *cg, int nsfd[],
+						const int nstype[], size_t nns, const int stdio[3])
+{
+	/* stdio at 0-2, the sync socket and namespaces above: nothing else of the caller's stays
+	 * open here (this process never execs, so CLOEXEC would not close the caller's pipes) */
+	int keep[12], nk = 0;
+	for (int k = 0; k < 3; k++) {
+		int fd = fcntl(stdio[k], F_DUPFD_CLOEXEC, 100);
+		if (fd < 0)
+			die(c, "stdio: %s", strerror(errno));
+		keep[nk++] = fd;
+	}
+	for (int k = 0; k < 3; k++)
+		if (dup2(keep[k], k) < 0)
+			die(c, "stdio: %s", strerror(errno));
+	keep[nk++] = c->sync;
+	for (size_t i = 0; i < nns; i++)
+		keep[nk++] = nsfd[i];
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int dfd = d ? dirfd(d) : -1;
+	while (d && (de = readdir(d))) {
+		int fd = atoi(de->d_name);
+		bool kept = fd < 3 || fd == dfd || !isdigit((unsigned char)de->d_name[0]);
+		for (int k = 3; k < nk && !kept; k++)
+			kept = fd == keep[k];
+		if (!kept)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(cg, "paths"), k, v)
+	{
+		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", json_string_value(v));
+		berth_error e = BERTH_ERROR_INIT;
+		if (write_file_str(procs, "0", &e) < 0)
+			die(c, "join the container's cgroup: %s", e.msg);
+	}
+	for (size_t i = 0; i < nns; i++)
+		if (setns(nsfd[i], nstype[i]) < 0)
+			die(c, "join namespace: %s", strerror(errno));
+	/* the pid namespace applies to children: the process is a child of this one */
+	pid_t pid = fork();
+	if (pid < 0)
+		die(c, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* nothing of the caller's signal handling (berthd ignores SIGPIPE) reaches the
+		 * process */
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (setsid() < 0)
+			die(c, "setsid: %s", strerror(errno));
+		if (json_is_true(json_object_get(proc, "terminal")) && ioctl(0, TIOCSCTTY, 0) < 0)
+			die(c, "controlling terminal: %s", strerror(errno));
+		const char *cwd = json_string_value(json_object_get(proc, "cwd"));
+		if (chdir(cwd && *cwd ? cwd : "/") < 0)
+			die(c, "chdir to %s: %s", cwd, strerror(errno));
+		set_rlimits(c);
+		char **args = str_array(json_object_get(proc, "args"));
+		char **env = str_array(json_object_get(proc, "env"));
+		char *exe = find_exec(c, args[0], env);
+		drop_privileges(c, proc);
+		syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+		execve(exe, args, env);
+		die(c, "exec %s: %s", args[0], strerror(errno));
+	}
+	close(c->sync);
+	/* signals for the process reach it through this one, which waits for it */
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		siginfo_t si;
+		struct timespec ts = {0, 50000000};
+		int sig = sigtimedwait(&all, &si, &ts);
+		if (sig > 0 && sig != SIGCHLD)
+			kill(pid, sig);
+		int ws;
+		pid_t w = waitpid(pid, &ws, WNOHANG);
+		if (w == pid)
+			_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
+	}
+}
+
+pid_t engine_runtime_exec(const char *id, json_t *process, const int stdio[3],
+			  const engine_runtime_opts *o, berth_error *err)
+{
+	json_t *st = running_state(id, o, err);
+	if (!st)
+		return -1;
+	pid_t rc = -1;
+	json_t *spec = load_spec(json_string_value(json_object_get(st, "bundle")), true, err);
+	pid_t init = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	ctx c = {.spec = spec, .sync = -1, .console = -1};
+	json_t *proc = NULL;
+	int nsfd[6], nstype[6];
+	size_t nns = 0;
+	int sp[2] = {-1, -1};
+	if (!spec)
+		goto out;
+	proc = json_deep_copy(json_object_get(spec, "process"));
+	json_object_update(proc, process);
+	json_object_set(spec, "process", proc);
+	json_t *sc = json_object_get(json_object_get(spec, "linux"), "seccomp");
+	if (sc) {
+		_cleanup_free_ char *cache = xasprintf("%s/cache/seccomp", berth_root());
+		if (engine_seccomp_compile(sc, cache, &c.bpf, err) < 0)
+			goto out;
+		c.has_seccomp = true;
+	}
+	static const struct {
+		const char *name;
+		int type;
+	} order[] = {{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+		     {"net", CLONE_NEWNET},	  {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
+	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
+		_cleanup_free_ char *theirs = xasprintf("/proc/%d/ns/%s", (int)init, order[i].name);
+		_cleanup_free_ char *ours = xasprintf("/proc/self/ns/%s", order[i].name);
+		struct stat a, b;
+		if (stat(theirs, &a) < 0) {
+			berth_error_set(err, errno, "container %s: %s", id, theirs);
+			goto out;
+		}
+		if (stat(ours, &b) == 0 && a.st_ino == b.st_ino)
+			continue; /* shared with the host (--network host): nothing to join */
+		nsfd[nns] = open(theirs, O_RDONLY | O_CLOEXEC);
+		if (nsfd[nns] < 0) {
+			berth_error_set(err, errno, "container %s: %s", id, theirs);
+			goto out;
+		}
+		nstype[nns++] = order[i].type;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		berth_error_set(err, errno, "socketpair");
+		goto out;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		berth_error_set(err, errno, "fork");
+		goto out;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		c.sync = sp[1];
+		exec_main(&c, proc, json_object_get(st, "cgroup"), nsfd, nstype, nns, stdio);
+	}
+	close(sp[1]);
+	sp[1] = -1;
+	/* bounded: a process that cannot get going (a frozen cgroup) must not hold the caller */
+	struct timeval tv = {10, 0};
+	setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char msg[4096];
+	ssize_t n;
+	while ((n = recv(sp[0], msg, sizeof msg - 1, 0)) < 0 && errno == EINTR) {
+	}
+	if (n < 0) {
+		berth_error_set(err, errno, "container %s: the process did not start", id);
+		kill(pid, SIGKILL);
+		goto out; /* reaped by the caller's SIGCHLD handling, or init */
+	}
+	if (n > 1 && msg[0] == SYNC_ERROR) {
+		msg[n] = '\0';
+		/* the process never ran: 126 as Docker, 127 when there is nothing to exec */
+		berth_error_msg(err,
+				strstr(msg + 1, "not found") || strstr(msg + 1, "No such file")
+				    ? ENOENT
+				    : EACCES,
+				"%s", msg + 1);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		goto out;
+	}
+	rc = pid;
+out:
+	for (size_t i = 0; i < nns; i++)
+		close(nsfd[i]);
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	free(c.bpf.filter);
+	json_decref(proc);
+	json_decref(spec);
+	json_decref(st);
+	return rc;
+}
+
+int engine_runtime_pause(const char *id, bool paused, const engine_runtime_opts *o,
+			 berth_error *err)
+{
+	json_t *st = running_state(id, o, err);
+	if (!st)
+		return -1;
+	int rc = cgroup_freeze(json_object_get(st, "cgroup"), paused, err);
+	json_decref(st);
+	return rc;
+}
+
+json_t *engine_runtime_stats(const char *id, const engine_runtime_opts *o, berth_error *err)
+{
+	json_t *st = read_state(id, o, NULL, err);
+	if (!st)
+		return NULL;
+	json_t *out = cgroup_stats(json_object_get(st, "cgroup"));
+	json_object_set_new(out, "pid_list", cgroup_pids(json_object_get(st, "cgroup")));
+	json_object_set_new(out, "oom_kills",
+			    json_integer(cgroup_oom_kills(json_object_get(st, "cgroup"))));
+	json_decref(st);
 	return out;
 }

@@ -163,7 +163,7 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-static int image_user(engine_store *s, json_t *img, const char *user, json_t *out, berth_error *err)
+int engine_image_user(engine_store *s, json_t *img, const char *user, json_t *out, berth_error *err)
 {
 	_cleanup_free_ char *u = xstrdup(user && *user ? user : "0");
 	char *g = strchr(u, ':');
@@ -273,11 +273,16 @@ json_t *engine_spec_generate(engine_store *s, const engine_spec_opts *o, berth_e
 	}
 	json_t *args = json_array(), *v;
 	size_t i;
-	json_array_foreach(json_object_get(cfg, "Entrypoint"), i, v) json_array_append(args, v);
+	if (o->entrypoint_set)
+		for (char **a = o->entrypoint; a && *a; a++)
+			json_array_append_new(args, json_string(*a));
+	else
+		json_array_foreach(json_object_get(cfg, "Entrypoint"), i, v)
+		    json_array_append(args, v);
 	if (o->args && o->args[0])
 		for (char **a = o->args; *a; a++)
 			json_array_append_new(args, json_string(*a));
-	else
+	else if (!o->entrypoint_set) /* docker: --entrypoint resets the image's Cmd */
 		json_array_foreach(json_object_get(cfg, "Cmd"), i, v) json_array_append(args, v);
 	if (!json_array_size(args))
 		json_array_append_new(args, json_string("sh"));
@@ -297,6 +302,21 @@ json_t *engine_spec_generate(engine_store *s, const engine_spec_opts *o, berth_e
 	const char *hostname = o->hostname ? o->hostname : "berth";
 	_cleanup_free_ char *hn = xasprintf("HOSTNAME=%s", hostname);
 	json_array_insert_new(env, 1, json_string(hn));
+	for (char **e = o->env; e && *e; e++) {
+		size_t klen = strcspn(*e, "=");
+		bool replaced = false;
+		json_array_foreach(env, i, v)
+		{
+			const char *cur = json_string_value(v);
+			if (!strncmp(cur, *e, klen) && (cur[klen] == '=' || !cur[klen])) {
+				json_array_set_new(env, i, json_string(*e));
+				replaced = true;
+				break;
+			}
+		}
+		if (!replaced)
+			json_array_append_new(env, json_string(*e));
+	}
 
 	json_t *caps = strs(engine_default_caps, engine_default_caps_n);
 	if (tweak_caps(o, caps, err) < 0) {
@@ -305,7 +325,8 @@ json_t *engine_spec_generate(engine_store *s, const engine_spec_opts *o, berth_e
 		goto fail;
 	}
 	json_t *user = json_object();
-	if (image_user(s, img, json_string_value(json_object_get(cfg, "User")), user, err) < 0) {
+	const char *uname = o->user ? o->user : json_string_value(json_object_get(cfg, "User"));
+	if (engine_image_user(s, img, uname, user, err) < 0) {
 		json_decref(user);
 		json_decref(args);
 		json_decref(env);
@@ -316,7 +337,8 @@ json_t *engine_spec_generate(engine_store *s, const engine_spec_opts *o, berth_e
 	/* 1024:524288 as systemd gives dockerd's containers, within what this process may grant */
 	rlim_t hard = nofile.rlim_max < 524288 ? nofile.rlim_max : 524288;
 	rlim_t soft = hard < 1024 ? hard : 1024;
-	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
+	const char *cwd =
+	    o->workdir ? o->workdir : json_string_value(json_object_get(cfg, "WorkingDir"));
 	json_t *process = json_pack(
 	    "{s:b,s:o,s:o,s:o,s:s,s:{s:O,s:O,s:O},s:[{s:s,s:I,s:I}],s:b,s:i}", "terminal",
 	    o->terminal, "user", user, "args", args, "env", env, "cwd", cwd && *cwd ? cwd : "/",
