@@ -1,5 +1,77 @@
-/* daemon: berthd's event loop and HTTP API. */
+/* daemon: berthd's event loop, its HTTP API, and the containers it supervises. */
 #ifndef BERTH_DAEMON_H
 #define BERTH_DAEMON_H
+
 #include "../common/common.h"
+#include "http.h"
+
+#include <ev.h>
+#include <jansson.h>
+#include <sys/types.h>
+
+#define BERTH_API_VERSION "1"
+#define BERTH_DAEMON_VERSION "0.2.0"
+
+typedef struct container container;
+
+/* Everything berthd knows: where things live, and its containers. */
+typedef struct {
+	struct ev_loop *loop;
+	char *root, *run;	       /* BERTH_ROOT, BERTH_RUN */
+	char *containers_dir;	       /* root/containers */
+	char *volumes_dir;	       /* root/volumes */
+	char *run_containers;	       /* run/containers: monitors' sockets and exit files */
+	char *runtime_root;	       /* run/runtime: the OCI runtime's state */
+	char *monitor_bin, *berth_bin; /* beside berthd */
+	container *containers;
+	http_list events;
+	double started;
+} daemon_ctx;
+
+extern daemon_ctx D;
+
+/* Routes a request (api.c). */
+void api_handle(http_conn *c, http_request *req);
+
+/* ---- containers (container.c) ---- */
+
+/* Loads every container from disk, repairs what a crash left, reattaches to monitors. */
+int containers_load(berth_error *err);
+/* Starts the containers whose restart policy says so at daemon start. */
+void containers_autostart(void);
+/* A container by full id, unique id prefix or name; NULL and err (404-worthy) if none. */
+container *container_find(const char *ref, berth_error *err);
+const char *container_id(container *c);
+/* How many containers there are, and in which state. */
+int containers_count(int *running, int *paused, int *stopped);
+/* Volumes a container made without a name (rm -v removes them); whether a volume is used. */
+json_t *container_anonymous_volumes(container *c);
+bool volume_in_use(const char *name);
+/* Removes a volume (rm -v); 0 when it is gone. */
+int volume_remove(const char *name, bool force, berth_error *err);
+
+/* Handlers: each answers c (now or later). */
+void container_create_h(http_conn *c, http_request *req);
+void container_list_h(http_conn *c, http_request *req);
+void container_op_h(http_conn *c, http_request *req, container *ct, const char *op);
+void container_delete_h(http_conn *c, http_request *req, container *ct);
+void exec_start_h(http_conn *c, http_request *req, const char *exec_id);
+void exec_inspect_h(http_conn *c, const char *exec_id);
+
+/* ---- volumes (volume.c) ---- */
+void volume_h(http_conn *c, http_request *req, const char *rest);
+/* The directory a named volume's data is in, creating it (and its record) if missing;
+ * *created says whether it was made now. */
+char *volume_ensure(const char *name, bool *created, berth_error *err);
+bool volume_valid_name(const char *name);
+
+/* ---- events ---- */
+void daemon_event(const char *type, const char *action, const char *id, json_t *attrs);
+
+/* Docker's time format: 2006-01-02T15:04:05.999999999Z */
+char *rfc3339(long long nanos);
+long long now_nanos(void);
+/* "10s", "1m30s", "500ms", RFC 3339 or a unix time: nanoseconds; -1 if invalid. */
+long long parse_time_arg(const char *s);
+
 #endif

@@ -5,10 +5,14 @@
 #   busybox-static  the test images' content (no registry can be reached)
 #   zstd            zstd-compressed layers in the test images
 #   crun, runc      the peers that bench/runtime.sh and the integration tests compare with
+#   libev-dev       berthd's event loop — DESIGN.md
+#   node-llhttp     the C sources of llhttp (HTTP/1.1 parser), built from /usr/share/llhttp — DESIGN.md
+#   tini            --init: tini-static is bind-mounted as the container's PID 1, as Docker does
 set -e
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config git clang clang-format libclang-rt-dev \
 	libyaml-dev libjansson-dev libcmocka-dev \
-	libarchive-dev libseccomp-dev libcap-dev busybox-static zstd crun runc >/dev/null
+	libarchive-dev libseccomp-dev libcap-dev libev-dev node-llhttp tini \
+	busybox-static zstd crun runc >/dev/null
