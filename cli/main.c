@@ -8,8 +8,31 @@ static void usage(FILE *f)
 	fputs(
 	    "Usage: berth COMMAND [OPTIONS]\n"
 	    "\n"
-	    "Commands:\n"
-	    "  compose     Define and run multi-container applications (Compose files)\n"
+	    "Containers (through berthd, which berth starts when it is not running):\n"
+	    "  run         Create and run a new container from an image\n"
+	    "  create      Create a new container\n"
+	    "  start       Start one or more stopped containers\n"
+	    "  stop        Stop one or more running containers\n"
+	    "  restart     Restart one or more containers\n"
+	    "  kill        Kill one or more running containers\n"
+	    "  rm          Remove one or more containers\n"
+	    "  ps          List containers\n"
+	    "  logs        Fetch the logs of a container\n"
+	    "  exec        Execute a command in a running container\n"
+	    "  attach      Attach to a running container's input and output\n"
+	    "  inspect     Return low-level information on containers\n"
+	    "  wait        Block until containers stop, then print their exit codes\n"
+	    "  top         Display the running processes of a container\n"
+	    "  stats       Display containers' resource usage (--no-stream)\n"
+	    "  pause       Pause all processes within containers\n"
+	    "  unpause     Unpause all processes within containers\n"
+	    "  rename      Rename a container\n"
+	    "  volume      Manage volumes (create, ls, rm, inspect, prune)\n"
+	    "  events      Stream events from berthd\n"
+	    "  info        Display system-wide information\n"
+	    "  version     Show the berth and berthd versions\n"
+	    "\n"
+	    "Images and the runtime (local, no daemon needed):\n"
 	    "  image       Manage images (load, import, ls, rm, tag, inspect)\n"
 	    "  images      List images\n"
 	    "  import      Import a root filesystem tar as an image\n"
@@ -19,7 +42,9 @@ static void usage(FILE *f)
 	    "  runtime     The OCI runtime (create, start, state, kill, delete, run, spec, list)\n"
 	    "  tag         Tag an image\n"
 	    "  umount      Unmount a root filesystem that 'berth mount' made\n"
-	    "  version     Show the berth version\n"
+	    "\n"
+	    "Compose:\n"
+	    "  compose     Define and run multi-container applications (Compose files)\n"
 	    "\n"
 	    "Run 'berth compose --help' for the Compose commands.\n",
 	    f);
@@ -36,7 +61,7 @@ int cli_main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-v")) {
 		printf("berth version %s\n", BERTH_VERSION);
 		return 0;
 	}
@@ -44,10 +69,17 @@ int cli_main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-	    {"compose", cmd_compose}, {"load", cmd_load},   {"import", cmd_import},
-	    {"images", cmd_images},   {"rmi", cmd_rmi},	    {"tag", cmd_tag},
-	    {"image", cmd_image},     {"mount", cmd_mount}, {"umount", cmd_umount},
-	    {"runtime", cmd_runtime},
+	    {"compose", cmd_compose}, {"load", cmd_load},     {"import", cmd_import},
+	    {"images", cmd_images},   {"rmi", cmd_rmi},	      {"tag", cmd_tag},
+	    {"image", cmd_image},     {"mount", cmd_mount},   {"umount", cmd_umount},
+	    {"runtime", cmd_runtime}, {"run", cmd_run},	      {"create", cmd_create},
+	    {"start", cmd_start},     {"attach", cmd_attach}, {"exec", cmd_exec},
+	    {"stop", cmd_stop},	      {"restart", cmd_stop},  {"kill", cmd_kill},
+	    {"rm", cmd_rm},	      {"pause", cmd_pause},   {"unpause", cmd_pause},
+	    {"rename", cmd_rename},   {"wait", cmd_wait},     {"inspect", cmd_inspect},
+	    {"ps", cmd_ps},	      {"logs", cmd_logs},     {"top", cmd_top},
+	    {"stats", cmd_stats},     {"events", cmd_events}, {"version", cmd_version},
+	    {"info", cmd_info},	      {"volume", cmd_volume},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(cmd, cmds[i].name))

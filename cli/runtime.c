@@ -18,7 +18,8 @@ static void usage(FILE *f)
 	    "The OCI runtime: runs an OCI bundle (a directory with config.json).\n"
 	    "\n"
 	    "Commands:\n"
-	    "  create [--bundle DIR] [--pid-file F] ID   Create a container, stopped before exec\n"
+	    "  create [--bundle DIR] [--pid-file F] [--console-fd N] ID\n"
+	    "                                            Create a container, stopped before exec\n"
 	    "  start ID                                  Start a created container\n"
 	    "  run [--bundle DIR] [--pid-file F] ID      Create, start and wait; exit with its "
 	    "status\n"
@@ -213,6 +214,9 @@ int cmd_runtime(int argc, char **argv)
 			o.bundle = v;
 		} else if ((v = opt_value(argc, argv, &k, "--pid-file", NULL))) {
 			o.pid_file = v;
+		} else if ((v = opt_value(argc, argv, &k, "--console-fd", NULL))) {
+			o.console_fd = atoi(v);
+			o.has_console = true;
 		} else if (!strcmp(argv[k], "--force") || !strcmp(argv[k], "-f")) {
 			force = true;
 		} else if (!strcmp(argv[k], "--all") || !strcmp(argv[k], "-a")) {

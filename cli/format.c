@@ -1,0 +1,238 @@
+/* Output helpers shared by the engine's commands: Go-like templates, tables, durations. */
+#include "cli.h"
+
+#include <string.h>
+#include <time.h>
+
+/* The value at a dotted path (".State.Status") in obj; NULL if absent. */
+static json_t *lookup(json_t *obj, const char *path)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	json_t *cur = obj;
+	char *save = NULL;
+	for (char *k = strtok_r(p, ".", &save); k && cur; k = strtok_r(NULL, ".", &save))
+		cur = json_object_get(cur, k);
+	return cur;
+}
+
+static void print_value(strbuf *sb, json_t *v, bool as_json)
+{
+	if (!v) {
+		sb_adds(sb, as_json ? "null" : "<no value>");
+	} else if (as_json || json_is_object(v) || json_is_array(v)) {
+		if (!as_json && json_is_array(v)) {
+			/* Go prints a slice as [a b c] */
+			json_t *e;
+			size_t i;
+			sb_addc(sb, '[');
+			json_array_foreach(v, i, e)
+			{
+				if (i)
+					sb_addc(sb, ' ');
+				print_value(sb, e, false);
+			}
+			sb_addc(sb, ']');
+			return;
+		}
+		if (!as_json && json_is_object(v)) {
+			const char *k;
+			json_t *e;
+			bool first = true;
+			sb_adds(sb, "map[");
+			json_object_foreach(v, k, e)
+			{
+				sb_addf(sb, "%s%s:", first ? "" : " ", k);
+				print_value(sb, e, false);
+				first = false;
+			}
+			sb_addc(sb, ']');
+			return;
+		}
+		char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		sb_adds(sb, t);
+		free(t);
+	} else if (json_is_string(v)) {
+		sb_adds(sb, json_string_value(v));
+	} else if (json_is_integer(v)) {
+		sb_addf(sb, "%lld", (long long)json_integer_value(v));
+	} else if (json_is_real(v)) {
+		sb_addf(sb, "%g", json_real_value(v));
+	} else if (json_is_boolean(v)) {
+		sb_adds(sb, json_is_true(v) ? "true" : "false");
+	} else {
+		sb_adds(sb, "<nil>");
+	}
+}
+
+char *format_template(const char *tmpl, json_t *obj)
+{
+	_cleanup_strbuf_ strbuf sb = STRBUF_INIT;
+	const char *s = tmpl;
+	while (*s) {
+		const char *open = strstr(s, "{{");
+		if (!open) {
+			sb_adds(&sb, s);
+			break;
+		}
+		sb_addn(&sb, s, (size_t)(open - s));
+		const char *close = strstr(open, "}}");
+		if (!close) {
+			sb_adds(&sb, open);
+			break;
+		}
+		_cleanup_free_ char *expr = xstrndup(open + 2, (size_t)(close - open - 2));
+		char *e = expr;
+		while (*e == ' ')
+			e++;
+		size_t n = strlen(e);
+		while (n && e[n - 1] == ' ')
+			e[--n] = '\0';
+		bool as_json = str_has_prefix(e, "json ");
+		if (as_json)
+			e += 5;
+		while (*e == ' ')
+			e++;
+		print_value(&sb, !strcmp(e, ".") ? obj : lookup(obj, e + (*e == '.')), as_json);
+		s = close + 2;
+	}
+	/* \t and \n as Go's templates take them from the shell */
+	_cleanup_strbuf_ strbuf out = STRBUF_INIT;
+	for (size_t i = 0; i < sb.len; i++) {
+		if (sb.buf[i] == '\\' && i + 1 < sb.len &&
+		    (sb.buf[i + 1] == 't' || sb.buf[i + 1] == 'n')) {
+			sb_addc(&out, sb.buf[i + 1] == 't' ? '\t' : '\n');
+			i++;
+		} else {
+			sb_addc(&out, sb.buf[i]);
+		}
+	}
+	return sb_steal(&out);
+}
+
+void table_print(json_t *rows)
+{
+	/* Docker's tabwriter: columns as wide as their widest cell, 3 spaces apart */
+	size_t ncol = json_array_size(json_array_get(rows, 0));
+	size_t w[32] = {0};
+	json_t *r;
+	size_t i;
+	json_array_foreach(rows, i, r) for (size_t k = 0; k < ncol && k < 32; k++)
+	{
+		size_t l = strlen(json_string_value(json_array_get(r, k)) ?: "");
+		/* multi-byte UTF-8 (the ellipsis) counts as one column */
+		const char *t = json_string_value(json_array_get(r, k)) ?: "";
+		for (; *t; t++)
+			if ((*t & 0xc0) == 0x80)
+				l--;
+		if (l > w[k])
+			w[k] = l;
+	}
+	json_array_foreach(rows, i, r)
+	{
+		for (size_t k = 0; k < ncol; k++) {
+			const char *t = json_string_value(json_array_get(r, k)) ?: "";
+			if (k + 1 == ncol) {
+				printf("%s", t);
+				break;
+			}
+			size_t l = strlen(t);
+			for (const char *q = t; *q; q++)
+				if ((*q & 0xc0) == 0x80)
+					l--;
+			printf("%s%*s", t, (int)(w[k] - l + 3), "");
+		}
+		printf("\n");
+	}
+}
+
+char *human_ago(long long secs)
+{
+	if (secs < 1)
+		return xstrdup("Less than a second ago");
+	if (secs < 60)
+		return xasprintf("%lld second%s ago", secs, secs == 1 ? "" : "s");
+	if (secs < 3600)
+		return secs / 60 == 1 ? xstrdup("About a minute ago")
+				      : xasprintf("%lld minutes ago", secs / 60);
+	if (secs < 86400)
+		return secs / 3600 == 1 ? xstrdup("About an hour ago")
+					: xasprintf("%lld hours ago", secs / 3600);
+	return xasprintf("%lld days ago", secs / 86400);
+}
+
+char *human_bytes(long long b)
+{
+	static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 4)
+		v /= 1024, i++;
+	return xasprintf("%.4g%s", v, u[i]);
+}
+
+long long parse_duration(const char *s)
+{
+	/* Go's time.ParseDuration: 1h2m3.5s, 300ms, 10us, 5ns */
+	if (!s || !*s)
+		return -1;
+	if (!strcmp(s, "0"))
+		return 0;
+	long double total = 0;
+	const char *p = s;
+	while (*p) {
+		char *end;
+		long double v = strtold(p, &end);
+		if (end == p)
+			return -1;
+		p = end;
+		long double mul;
+		if (!strncmp(p, "ns", 2))
+			mul = 1, p += 2;
+		else if (!strncmp(p, "us", 2) || !strncmp(p, "µs", 3))
+			mul = 1e3, p += p[0] == 'u' ? 2 : 3;
+		else if (!strncmp(p, "ms", 2))
+			mul = 1e6, p += 2;
+		else if (*p == 's')
+			mul = 1e9, p++;
+		else if (*p == 'm')
+			mul = 60e9, p++;
+		else if (*p == 'h')
+			mul = 3600e9, p++;
+		else
+			return -1;
+		total += v * mul;
+	}
+	return (long long)total;
+}
+
+long long parse_bytes(const char *s)
+{
+	/* Docker's RAMInBytes: 512m, 1g, 100k, 1024 (binary units) */
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v < 0)
+		return -1;
+	double mul = 1;
+	switch (*end | 0x20) {
+	case 'k':
+		mul = 1024;
+		break;
+	case 'm':
+		mul = 1024.0 * 1024;
+		break;
+	case 'g':
+		mul = 1024.0 * 1024 * 1024;
+		break;
+	case 't':
+		mul = 1024.0 * 1024 * 1024 * 1024;
+		break;
+	case 'b':
+	case 0x20:
+		break;
+	default:
+		return -1;
+	}
+	if (*end && end[1] && (end[1] | 0x20) != 'b')
+		return -1;
+	return (long long)(v * mul);
+}
