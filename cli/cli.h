@@ -44,6 +44,7 @@ int cmd_events(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
 
 /* output helpers (format.c) */
 char *format_template(const char *tmpl, json_t *obj); /* {{.A.B}}, {{json .X}} */

@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <limits.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -119,4 +122,83 @@ const char *berth_run(void)
 {
 	const char *r = getenv("BERTH_RUN");
 	return r && *r ? r : "/run/berth";
+}
+
+int copy_entry(int from_dir, const char *name, int to_dir, const char *to_name, berth_error *err)
+{
+	struct stat sb;
+	if (fstatat(from_dir, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return berth_error_set(err, errno, "%s", name);
+	int rc = 0;
+	if (S_ISDIR(sb.st_mode)) {
+		if (mkdirat(to_dir, to_name, 0700) < 0 && errno != EEXIST)
+			return berth_error_set(err, errno, "mkdir %s", to_name);
+		int a = openat(from_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int b = openat(to_dir, to_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (a < 0 || b < 0)
+			rc = berth_error_set(err, errno, "open %s", a < 0 ? name : to_name);
+		else
+			rc = copy_tree(a, b, err);
+		if (a >= 0)
+			close(a);
+		if (b >= 0)
+			close(b);
+	} else if (S_ISREG(sb.st_mode)) {
+		int a = openat(from_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		int b = a < 0 ? -1
+			      : openat(to_dir, to_name,
+				       O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (a < 0 || b < 0)
+			rc = berth_error_set(err, errno, "open %s", a < 0 ? name : to_name);
+		char buf[65536];
+		ssize_t n;
+		while (!rc && (n = read(a, buf, sizeof buf)) != 0) {
+			if (n < 0 || write(b, buf, (size_t)n) != n) {
+				rc = berth_error_set(err, errno, "copy %s", name);
+				break;
+			}
+		}
+		if (a >= 0)
+			close(a);
+		if (b >= 0)
+			close(b);
+	} else if (S_ISLNK(sb.st_mode)) {
+		char t[PATH_MAX];
+		ssize_t n = readlinkat(from_dir, name, t, sizeof t - 1);
+		if (n < 0)
+			return berth_error_set(err, errno, "readlink %s", name);
+		t[n] = '\0';
+		unlinkat(to_dir, to_name, 0);
+		if (symlinkat(t, to_dir, to_name) < 0)
+			return berth_error_set(err, errno, "symlink %s", to_name);
+	} else {
+		return 0; /* devices, fifos and sockets are not copied */
+	}
+	if (rc)
+		return rc;
+	if (fchownat(to_dir, to_name, sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EPERM)
+		return berth_error_set(err, errno, "chown %s", to_name);
+	if (!S_ISLNK(sb.st_mode) && fchmodat(to_dir, to_name, sb.st_mode & 07777, 0) < 0)
+		return berth_error_set(err, errno, "chmod %s", to_name);
+	return 0;
+}
+
+int copy_tree(int from, int to, berth_error *err)
+{
+	int fd = dup(from);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return berth_error_set(err, errno, "opendir");
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (!rc && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = copy_entry(from, de->d_name, to, de->d_name, err);
+	}
+	closedir(d);
+	return rc;
 }

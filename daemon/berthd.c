@@ -92,14 +92,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "berthd: %s\n", err.msg);
 		return 1;
 	}
+	/* the pid file before the socket: whoever reaches berthd finds its pid */
+	_cleanup_free_ char *pidf = xasprintf("%s/berthd.pid", D.run);
+	_cleanup_free_ char *pid = xasprintf("%d\n", (int)getpid());
+	write_file_atomic(pidf, pid, strlen(pid), 0644, NULL);
 	_cleanup_free_ char *sock = xasprintf("%s/berthd.sock", D.run);
 	if (http_listen(D.loop, sock, api_handle, &err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.msg);
 		return 1;
 	}
-	_cleanup_free_ char *pidf = xasprintf("%s/berthd.pid", D.run);
-	_cleanup_free_ char *pid = xasprintf("%d\n", (int)getpid());
-	write_file_atomic(pidf, pid, strlen(pid), 0644, NULL);
 	containers_autostart();
 	ev_signal sterm, sint;
 	ev_signal_init(&sterm, on_signal, SIGTERM);

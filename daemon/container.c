@@ -39,7 +39,7 @@ struct container {
 	json_t *rec;
 	container *next;
 	bool starting, removing, stop_requested, remove_after_exit, restart_after_exit;
-	bool remove_volumes;
+	bool remove_volumes, stop_after_start;
 	int restart_delay_ms;
 	/* the monitor */
 	pid_t monitor_pid;
@@ -545,7 +545,10 @@ static int add_mount(json_t *mounts, const char *type, const char *src, const ch
 	if (!strcmp(type, "bind"))
 		json_array_append_new(o, json_string("rbind"));
 	else
-		json_array_extend(o, json_pack("[sss]", "nosuid", "nodev", "noexec"));
+		for (const char *const *d =
+			 (const char *const[]){"nosuid", "nodev", "noexec", NULL};
+		     *d; d++)
+			json_array_append_new(o, json_string(*d));
 	_cleanup_free_ char *dup = xstrdup(opts ? opts : "");
 	char *save = NULL;
 	bool mode = false;
@@ -571,61 +574,6 @@ static int add_mount(json_t *mounts, const char *type, const char *src, const ch
 	return 0;
 }
 
-/* Copies what the image holds at a volume's mount point into the new, empty volume. */
-static void copy_tree(int from, int to)
-{
-	DIR *d = fdopendir(dup(from));
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		struct stat sb;
-		if (fstatat(from, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(sb.st_mode)) {
-			mkdirat(to, de->d_name, sb.st_mode & 07777);
-			int a = openat(from, de->d_name,
-				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			int b =
-			    openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (a >= 0 && b >= 0)
-				copy_tree(a, b);
-			if (a >= 0)
-				close(a);
-			if (b >= 0)
-				close(b);
-		} else if (S_ISREG(sb.st_mode)) {
-			int a = openat(from, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			int b = openat(to, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-				       sb.st_mode & 07777);
-			char buf[65536];
-			ssize_t n;
-			while (a >= 0 && b >= 0 && (n = read(a, buf, sizeof buf)) > 0)
-				if (write(b, buf, (size_t)n) != n)
-					break;
-			if (a >= 0)
-				close(a);
-			if (b >= 0)
-				close(b);
-		} else if (S_ISLNK(sb.st_mode)) {
-			char t[PATH_MAX];
-			ssize_t n = readlinkat(from, de->d_name, t, sizeof t - 1);
-			if (n > 0) {
-				t[n] = '\0';
-				symlinkat(t, to, de->d_name);
-			}
-		} else {
-			continue;
-		}
-		fchownat(to, de->d_name, sb.st_uid, sb.st_gid, AT_SYMLINK_NOFOLLOW);
-		if (!S_ISLNK(sb.st_mode))
-			fchmodat(to, de->d_name, sb.st_mode & 07777, 0);
-	}
-	closedir(d);
-}
-
 static int volume_mount(json_t *mounts, const char *rootfs, const char *src, const char *dst,
 			const char *opts, berth_error *err)
 {
@@ -639,7 +587,7 @@ static int volume_mount(json_t *mounts, const char *rootfs, const char *src, con
 		int b = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (a >= 0 && b >= 0) {
 			struct stat sb;
-			copy_tree(a, b);
+			copy_tree(a, b, NULL);
 			if (fstat(a, &sb) == 0 && fchown(b, sb.st_uid, sb.st_gid) == 0)
 				fchmod(b, sb.st_mode & 07777);
 		}
@@ -911,9 +859,13 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 
 static int monitor_connect(container *c, char mode)
 {
+	/* through the directory's descriptor: a deep BERTH_RUN would not fit in sun_path */
+	_cleanup_free_ char *d = rdir(c, NULL);
+	_cleanup_close_ int dfd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_free_ char *p = rdir(c, "monitor.sock");
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", p);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/monitor.sock", dfd);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -1017,6 +969,7 @@ static void start_failed(container *c, const char *msg)
 }
 
 static void health_schedule(container *c, bool first);
+static void stop(container *c, int timeout);
 
 static void started(container *c, int pid)
 {
@@ -1054,6 +1007,12 @@ static void started(container *c, int pid)
 	event(c, "start", NULL);
 	reply_all(&c->start_waiters, 204, NULL);
 	health_schedule(c, true);
+	/* a stop or rm -f that came while it was starting */
+	if (c->remove_after_exit)
+		engine_runtime_kill(c->id, SIGKILL, true, rt_opts(), NULL);
+	else if (c->stop_after_start)
+		stop(c, -1);
+	c->stop_after_start = false;
 }
 
 static void sync_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1168,6 +1127,15 @@ static int spawn_monitor(container *c, berth_error *err)
 	return 0;
 }
 
+static int write_bundle(const char *path, const char *text, berth_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t n = strlen(text);
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n)
+		return berth_error_set(err, errno ? errno : EIO, "write %s", path);
+	return 0;
+}
+
 static int do_start(container *c, berth_error *err)
 {
 	_cleanup_free_ char *rootfs = cdir(c, "rootfs");
@@ -1189,8 +1157,9 @@ static int do_start(container *c, berth_error *err)
 	spec = build_spec(c, s, rootfs, err);
 	if (!spec)
 		goto out;
-	text = json_dumps(spec, JSON_INDENT(1));
-	if (write_file_atomic(bundle, text, strlen(text), 0600, err) < 0)
+	/* made anew at every start, so it need not be durable: no fsync on this path */
+	text = json_dumps(spec, JSON_COMPACT);
+	if (write_bundle(bundle, text, err) < 0)
 		goto out;
 	if (spawn_monitor(c, err) < 0)
 		goto out;
@@ -1876,12 +1845,14 @@ static void health_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	json_t *test = json_object_get(hc, "Test");
 	const char *kind = json_string_value(json_array_get(test, 0));
 	json_t *args = json_array();
-	if (!strcmp(kind, "CMD-SHELL"))
-		json_array_extend(args,
-				  json_pack("[ssO]", "/bin/sh", "-c", json_array_get(test, 1)));
-	else
+	if (!strcmp(kind, "CMD-SHELL")) {
+		json_array_append_new(args, json_string("/bin/sh"));
+		json_array_append_new(args, json_string("-c"));
+		json_array_append(args, json_array_get(test, 1));
+	} else {
 		for (size_t i = 1; i < json_array_size(test); i++)
 			json_array_append(args, json_array_get(test, i));
+	}
 	exec_proc *e = xzalloc(sizeof *e);
 	e->c = c;
 	e->health = true;
@@ -2051,26 +2022,62 @@ static void health_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	kill(e->pid, SIGKILL);
 }
 
+static int recv_fd(int sock)
+{
+	char byte, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {&byte, 1};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm;
+	int fd = -1;
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) == 1 && (cm = CMSG_FIRSTHDR(&m)) &&
+	    cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
 static pid_t exec_spawn(exec_proc *e, json_t *process, berth_error *err)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, con[2] = {-1, -1};
 	bool want_in = json_is_true(json_object_get(e->config, "AttachStdin"));
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-	    (want_in && pipe2(in, O_CLOEXEC) < 0))
+	if (e->tty) {
+		/* the process gets a terminal of the container's devpts; its master comes here */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0)
+			return berth_error_set(err, errno, "socketpair");
+		json_object_set_new(process, "terminal", json_true());
+	} else if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+		   (want_in && pipe2(in, O_CLOEXEC) < 0)) {
 		return berth_error_set(err, errno, "pipe");
+	}
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int stdio[3] = {want_in ? in[0] : null, out[1], errp[1]};
-	pid_t pid = engine_runtime_exec(e->c->id, process, stdio, rt_opts(), err);
+	int stdio[3] = {want_in && !e->tty ? in[0] : null, e->tty ? null : out[1],
+			e->tty ? null : errp[1]};
+	engine_runtime_opts o = *rt_opts();
+	o.console_fd = con[1];
+	o.has_console = e->tty;
+	pid_t pid = engine_runtime_exec(e->c->id, process, stdio, &o, err);
 	close(null);
-	close(out[1]);
-	close(errp[1]);
-	if (in[0] >= 0)
-		close(in[0]);
+	for (int *f = (int[]){out[1], errp[1], in[0], con[1]}, k = 0; k < 4; k++)
+		if (f[k] >= 0)
+			close(f[k]);
+	int master = pid > 0 && e->tty ? recv_fd(con[0]) : -1;
+	if (con[0] >= 0)
+		close(con[0]);
+	if (pid > 0 && e->tty && master < 0) {
+		kill(pid, SIGKILL);
+		pid = berth_error_msg(err, EIO, "the exec sent no terminal");
+	}
 	if (pid < 0) {
-		close(out[0]), close(errp[0]);
-		if (in[1] >= 0)
-			close(in[1]);
+		for (int *f = (int[]){out[0], errp[0], in[1]}, k = 0; k < 3; k++)
+			if (f[k] >= 0)
+				close(f[k]);
 		return -1;
+	}
+	if (e->tty) {
+		/* one terminal: its master is both the output and, with -i, the input */
+		out[0] = master;
+		in[1] = want_in ? dup(master) : -1;
+		errp[0] = -1;
 	}
 	e->pid = pid;
 	e->running = true;
@@ -2078,15 +2085,17 @@ static pid_t exec_spawn(exec_proc *e, json_t *process, berth_error *err)
 	e->fds[1] = out[0];
 	e->fds[2] = errp[0];
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
-	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	ev_child_init(&e->child, exec_child_cb, pid, 0);
 	e->child.data = e;
 	ev_child_start(D.loop, &e->child);
 	ev_io_init(&e->out_io, exec_pipe_cb, out[0], EV_READ);
-	ev_io_init(&e->err_io, exec_pipe_cb, errp[0], EV_READ);
 	e->out_io.data = e->err_io.data = e;
 	ev_io_start(D.loop, &e->out_io);
-	ev_io_start(D.loop, &e->err_io);
+	if (errp[0] >= 0) {
+		fcntl(errp[0], F_SETFL, O_NONBLOCK);
+		ev_io_init(&e->err_io, exec_pipe_cb, errp[0], EV_READ);
+		ev_io_start(D.loop, &e->err_io);
+	}
 	if (e->health) {
 		e->next = execs;
 		execs = e;
@@ -2117,6 +2126,20 @@ static void exec_create_h(http_conn *conn, http_request *req, container *c)
 		http_respond_error(
 		    conn, 409, "container %s is paused, unpause the container before exec", c->id);
 		return;
+	}
+	/* finished execs are kept for inspect, the 64 newest of them */
+	int kept = 0;
+	for (exec_proc **pp = &execs; *pp;) {
+		exec_proc *x = *pp;
+		bool done = !x->health && x->pid && !x->running && !x->conn && x->fds[1] < 0 &&
+			    x->fds[2] < 0;
+		if (done && ++kept > 64) {
+			*pp = x->next;
+			json_decref(x->config);
+			free(x);
+			continue;
+		}
+		pp = &x->next;
 	}
 	exec_proc *e = xzalloc(sizeof *e);
 	unsigned char rnd[32];
@@ -2214,7 +2237,7 @@ void exec_start_h(http_conn *conn, http_request *req, const char *id)
 		}
 		json_object_set_new(proc, "user", u);
 	}
-	e->tty = false;
+	e->tty = json_is_true(json_object_get(cf, "Tty"));
 	if (exec_spawn(e, proc, &err) < 0) {
 		json_decref(proc);
 		int code = err.code == ENOENT ? 127 : 126;
@@ -2245,7 +2268,7 @@ void exec_inspect_h(http_conn *conn, const char *id)
 		return;
 	}
 	http_respond(conn, 200,
-		     json_pack("{s:s,s:b,s:O,s:s,s:i,s:i}", "ID", e->id, "Running", e->running,
+		     json_pack("{s:s,s:b,s:o,s:s,s:i,s:b}", "ID", e->id, "Running", e->running,
 			       "ExitCode",
 			       e->running || !e->pid ? json_null() : json_integer(e->exit_code),
 			       "ContainerID", e->c ? e->c->id : "", "Pid", (int)e->pid, "OpenStdin",
@@ -2486,10 +2509,14 @@ static void top_h(http_conn *conn, container *c)
 			if (!cmd[k])
 				cmd[k] = ' ';
 		const char *u = strstr(stt, "\nUid:"), *pp = strstr(stt, "\nPPid:");
-		json_array_append_new(
-		    procs, json_pack("[s,s,s,s]", u ? xasprintf("%d", atoi(u + 5)) : "?",
-				     xasprintf("%d", pid), pp ? xasprintf("%d", atoi(pp + 6)) : "?",
-				     cmd ? cmd : ""));
+		char uid[16] = "?", pids[16], ppid[16] = "?";
+		if (u)
+			snprintf(uid, sizeof uid, "%d", atoi(u + 5));
+		snprintf(pids, sizeof pids, "%d", pid);
+		if (pp)
+			snprintf(ppid, sizeof ppid, "%d", atoi(pp + 6));
+		json_array_append_new(procs,
+				      json_pack("[s,s,s,s]", uid, pids, ppid, cmd ? cmd : ""));
 	}
 	json_decref(s);
 	http_respond(
@@ -2552,7 +2579,12 @@ void container_op_h(http_conn *conn, http_request *req, container *c, const char
 		}
 	} else if (!strcmp(op, "stop") && post) {
 		_cleanup_free_ char *t = http_query(req->query, "t");
-		if (!strcmp(status(c), "restarting") && !is_running(c)) {
+		if (c->starting) {
+			/* stopped as soon as it runs: a restart under way included */
+			c->stop_after_start = true;
+			json_object_set_new(c->rec, "ManuallyStopped", json_true());
+			http_list_add(&c->stop_waiters, conn);
+		} else if (!strcmp(status(c), "restarting") && !is_running(c)) {
 			cancel_restart(c);
 			http_respond(conn, 204, NULL);
 		} else if (!is_running(c)) {

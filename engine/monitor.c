@@ -84,14 +84,12 @@ static void die(const char *fmt, ...)
 	_exit(1);
 }
 
-static char *path_in(const char *name)
-{
-	static char buf[4][PATH_MAX];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
+/*
+ * DIR, held open: if berthd tears it down and makes it anew for a later
+ * start, this monitor's last writes go to the old, deleted directory and
+ * never touch the next monitor's socket or exit file.
+ */
+static int dir_fd = -1;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -107,20 +105,20 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static void write_atomic(const char *path, const char *text)
+static void write_atomic(const char *name, const char *text)
 {
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char tmp[256];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	if (write_all(fd, text, strlen(text)) == 0 && fsync(fd) == 0) {
 		close(fd);
-		rename(tmp, path);
+		renameat(dir_fd, tmp, dir_fd, name);
 		return;
 	}
 	close(fd);
-	unlink(tmp);
+	unlinkat(dir_fd, tmp, 0);
 }
 
 /* ---- the json-file log ---- */
@@ -377,6 +375,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 	fcntl(3, F_SETFD, FD_CLOEXEC);
+	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		die("%s: %s", dir, strerror(errno));
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		die("subreaper: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
@@ -468,19 +469,21 @@ int main(int argc, char **argv)
 		in_fd = master;
 		fds[OUT][0] = master;
 	}
-	FILE *pf = fopen(path_in("pid"), "re");
+	int pfd = openat(dir_fd, "pid", O_RDONLY | O_CLOEXEC);
+	FILE *pf = pfd >= 0 ? fdopen(pfd, "re") : NULL;
 	int pid = 0;
 	if (!pf || fscanf(pf, "%d", &pid) != 1 || pid <= 0)
 		die("the runtime wrote no pid");
 	fclose(pf);
 
+	/* through the directory's descriptor: a deep DIR would not fit in sun_path */
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path_in("monitor.sock"));
-	unlink(sa.sun_path);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/monitor.sock", dir_fd);
+	unlinkat(dir_fd, "monitor.sock", 0);
 	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 64) < 0)
 		die("monitor socket: %s", strerror(errno));
-	chmod(sa.sun_path, 0600);
+	fchmodat(dir_fd, "monitor.sock", 0600, 0);
 	dprintf(3, "ok %d\n", pid);
 	close(3);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -581,8 +584,8 @@ int main(int argc, char **argv)
 	char text[64];
 	snprintf(text, sizeof text, "%d %lld\n", status,
 		 (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-	write_atomic(path_in("exit"), text);
+	write_atomic("exit", text);
 	/* watchers see EOF only now, with the exit status on disk */
-	unlink(path_in("monitor.sock"));
+	unlinkat(dir_fd, "monitor.sock", 0);
 	return 0;
 }

@@ -589,9 +589,9 @@ static char **str_array(json_t *a)
  * sees /dev/pts/0 as Docker's do; the master goes to the caller over the
  * console socket, the slave becomes stdio (and /dev/console).
  */
-static void setup_console(ctx *c, int root)
+/* Allocates a terminal on ptmx, sends its master over the console socket, returns the slave. */
+static int send_terminal(ctx *c, int master)
 {
-	int master = openat2_in(root, "dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		die(c, "open /dev/ptmx in the container: %s", strerror(errno));
 	int unlock = 0;
@@ -617,6 +617,12 @@ static void setup_console(ctx *c, int root)
 	close(master);
 	close(c->console);
 	c->console = -1;
+	return slave;
+}
+
+static void setup_console(ctx *c, int root)
+{
+	int slave = send_terminal(c, openat2_in(root, "dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
 	/* /dev/console is the terminal too, as runc makes it */
 	int con = openat2_in(root, "dev/console", O_PATH | O_CLOEXEC);
 	if (con < 0) {
@@ -1354,6 +1360,8 @@ static void __attribute__((noreturn)) exec_main(ctx *c, json_t *proc, json_t *cg
 		if (dup2(keep[k], k) < 0)
 			die(c, "stdio: %s", strerror(errno));
 	keep[nk++] = c->sync;
+	if (c->console >= 0)
+		keep[nk++] = c->console;
 	for (size_t i = 0; i < nns; i++)
 		keep[nk++] = nsfd[i];
 	DIR *d = opendir("/proc/self/fd");
@@ -1394,6 +1402,16 @@ static void __attribute__((noreturn)) exec_main(ctx *c, json_t *proc, json_t *cg
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (c->console >= 0 && json_is_true(json_object_get(proc, "terminal"))) {
+			/* in the container's mount namespace: its own devpts, as for the init */
+			int slave =
+			    send_terminal(c, open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+			for (int fd = 0; fd < 3; fd++)
+				if (dup2(slave, fd) < 0)
+					die(c, "terminal as stdio: %s", strerror(errno));
+			if (slave > 2)
+				close(slave);
+		}
 		if (setsid() < 0)
 			die(c, "setsid: %s", strerror(errno));
 		if (json_is_true(json_object_get(proc, "terminal")) && ioctl(0, TIOCSCTTY, 0) < 0)
@@ -1411,6 +1429,8 @@ static void __attribute__((noreturn)) exec_main(ctx *c, json_t *proc, json_t *cg
 		die(c, "exec %s: %s", args[0], strerror(errno));
 	}
 	close(c->sync);
+	if (c->console >= 0)
+		close(c->console);
 	/* signals for the process reach it through this one, which waits for it */
 	sigset_t all;
 	sigfillset(&all);
@@ -1437,7 +1457,7 @@ pid_t engine_runtime_exec(const char *id, json_t *process, const int stdio[3],
 	pid_t rc = -1;
 	json_t *spec = load_spec(json_string_value(json_object_get(st, "bundle")), true, err);
 	pid_t init = (pid_t)json_integer_value(json_object_get(st, "pid"));
-	ctx c = {.spec = spec, .sync = -1, .console = -1};
+	ctx c = {.spec = spec, .sync = -1, .console = o->has_console ? o->console_fd : -1};
 	json_t *proc = NULL;
 	int nsfd[6], nstype[6];
 	size_t nns = 0;
