@@ -50,12 +50,12 @@ median() { sort -n "$T/$1" | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 "$BERTH" ps >/dev/null # berthd is up before the clock starts, as dockerd would be
-times berth "$BERTH" run --rm --network none busybox true
-b=$(median berth)
+times t-berth "$BERTH" run --rm --network none busybox true
+b=$(median t-berth)
 p=nan
 if $have_podman; then
-	times podman $PODMAN run --rm --network none busybox true
-	p=$(median podman)
+	times t-podman $PODMAN run --rm --network none busybox true
+	p=$(median t-podman)
 fi
 printf '%-48s %10s %10s %10s\n' "run --rm --network none busybox true" "berth ms" "podman ms" "podman/berth"
 printf '%-48s %10s %10s %10s\n' "(median of $N)" "$b" "$p" \

@@ -1229,7 +1229,13 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 		set_state(c, "Status", json_string("restarting"));
 		set_state(c, "Restarting", json_true());
 	}
-	save_or_log(c);
+	bool removing =
+	    c->remove_after_exit ||
+	    (json_is_true(json_object_get(hcfg(c), "AutoRemove")) && !c->restart_after_exit);
+	/* one write fewer for --rm: removal records its own state, and a crash before it
+	 * finds the exit file and removes the container then */
+	if (!removing)
+		save_or_log(c);
 	char codes[16];
 	snprintf(codes, sizeof codes, "%d", code);
 	event(c, "die", json_pack("{s:s}", "exitCode", codes));
