@@ -73,6 +73,14 @@ struct exec_proc {
 
 static exec_proc *execs;
 
+typedef struct {
+	container *c;
+	int mfd;
+	ev_io mio;
+	bool stdin_, started;
+	http_conn *conn;
+} attach_ctx;
+
 static const engine_runtime_opts *rt_opts(void)
 {
 	static engine_runtime_opts o;
@@ -945,6 +953,24 @@ static int exit_code_for(const char *msg)
 	return 128;
 }
 
+static void do_remove(container *c);
+
+/*
+ * The attach streams leave the container: one connected to the monitor
+ * drains what the monitor sent before it went (the output of a --rm
+ * container arrives after its exit is seen), one never connected ends.
+ */
+static void attachers_release(container *c)
+{
+	while (c->attachers.first) {
+		http_conn *a = c->attachers.first;
+		http_list_del(a);
+		attach_ctx *ac = a->ctx;
+		if (ac->mfd < 0)
+			http_end(a);
+	}
+}
+
 static void start_failed(container *c, const char *msg)
 {
 	c->starting = false;
@@ -960,12 +986,12 @@ static void start_failed(container *c, const char *msg)
 	_cleanup_free_ char *m = xasprintf("failed to create task for container: %s", msg);
 	reply_all(&c->start_waiters, code == 128 ? 500 : 400,
 		  json_pack("{s:s,s:i}", "message", m, "ExitCode", code));
-	while (c->attachers.first)
-		http_close(c->attachers.first);
+	attachers_release(c);
 	reply_all(&c->exit_waiters, 200,
 		  json_pack("{s:i,s:{s:s}}", "StatusCode", code, "Error", "Message", msg));
+	/* rm -f while it was starting, or --rm: nothing is left of a start that failed (c goes) */
 	if (c->remove_after_exit || json_is_true(json_object_get(hcfg(c), "AutoRemove")))
-		reply_all(&c->remove_waiters, 204, NULL);
+		do_remove(c);
 }
 
 static void health_schedule(container *c, bool first);
@@ -1030,7 +1056,8 @@ static void sync_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	close(c->sync_fd);
 	c->sync_fd = -1;
-	char *line = c->sync_buf.buf ? c->sync_buf.buf : "";
+	/* the line is taken out first: a failed start of a --rm container removes it */
+	_cleanup_free_ char *line = sb_steal(&c->sync_buf);
 	line[strcspn(line, "\n")] = '\0';
 	int pid = 0;
 	if (sscanf(line, "ok %d", &pid) == 1)
@@ -1038,7 +1065,6 @@ static void sync_cb(struct ev_loop *loop, ev_io *w, int revents)
 	else
 		start_failed(c, str_has_prefix(line, "err ") ? line + 4
 							     : "the container's monitor died");
-	sb_release(&c->sync_buf);
 }
 
 static int spawn_monitor(container *c, berth_error *err)
@@ -1176,7 +1202,6 @@ out:
 /* ---- exit, restart ---- */
 
 static void restart_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void do_remove(container *c);
 static void health_stop(container *c);
 static void followers_end(container *c);
 
@@ -1241,19 +1266,18 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 	event(c, "die", json_pack("{s:s}", "exitCode", codes));
 	if (oom)
 		event(c, "oom", NULL);
+	if (removing) {
+		/* --rm and rm -f: the waiters hear of the exit once nothing is left */
+		do_remove(c);
+		return;
+	}
 	json_t *wr = error
 			 ? json_pack("{s:i,s:{s:s}}", "StatusCode", code, "Error", "Message", error)
 			 : json_pack("{s:i,s:n}", "StatusCode", code, "Error");
 	reply_all(&c->exit_waiters, 200, wr);
 	reply_all(&c->stop_waiters, 204, NULL);
 	followers_end(c);
-	bool was_stop = c->stop_requested;
 	c->stop_requested = false;
-	if (c->remove_after_exit ||
-	    (json_is_true(json_object_get(hcfg(c), "AutoRemove")) && !c->restart_after_exit)) {
-		do_remove(c);
-		return;
-	}
 	if (c->restart_after_exit) {
 		c->restart_after_exit = false;
 		berth_error err = BERTH_ERROR_INIT;
@@ -1263,7 +1287,6 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 		}
 		return;
 	}
-	(void)was_stop;
 	if (restart) {
 		ev_timer_init(&c->restart_timer, restart_cb, c->restart_delay_ms / 1000.0, 0);
 		c->restart_timer.data = c;
@@ -1365,14 +1388,25 @@ static void do_remove(container *c)
 	size_t i;
 	if (rename(dir, trash) == 0)
 		rm_rf(trash, NULL);
+	/* out of the list, so that its volumes are no longer in use; all is gone before the
+	 * answers go out (the client may look at once) */
+	for (container **pp = &D.containers; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	json_array_foreach(anon, i, v) volume_remove(json_string_value(v), true, NULL);
+	json_decref(anon);
 	event(c, "destroy", NULL);
-
+	/* every request still waiting on it is answered before it goes */
+	reply_all(&c->stop_waiters, 204, NULL);
+	reply_all(&c->start_waiters, 409,
+		  json_pack("{s:s}", "message", "the container was removed while it started"));
 	reply_all(&c->remove_waiters, 204, NULL);
 	reply_all(&c->exit_waiters, 200,
 		  json_pack("{s:i,s:n}", "StatusCode",
 			    (int)json_integer_value(json_object_get(st(c), "ExitCode")), "Error"));
-	while (c->attachers.first)
-		http_close(c->attachers.first);
+	attachers_release(c);
 	followers_end(c);
 	for (exec_proc **pp = &execs; *pp;) {
 		exec_proc *e = *pp;
@@ -1390,9 +1424,6 @@ static void do_remove(container *c)
 		}
 	}
 	container_free(c);
-	/* after the container left the list: its volumes are no longer in use */
-	json_array_foreach(anon, i, v) volume_remove(json_string_value(v), true, NULL);
-	json_decref(anon);
 }
 
 void container_delete_h(http_conn *conn, http_request *req, container *c)
@@ -1429,14 +1460,6 @@ void container_delete_h(http_conn *conn, http_request *req, container *c)
 }
 
 /* ---- attach ---- */
-
-typedef struct {
-	container *c;
-	int mfd;
-	ev_io mio;
-	bool stdin_, started;
-	http_conn *conn;
-} attach_ctx;
 
 static void attach_free(void *p)
 {

@@ -417,9 +417,21 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	http_conn *c = w->data;
-	if (c->state == CONN_READING)
-		http_respond_error(c, 408, "the request was not complete within %.0f s",
-				   http_request_timeout);
+	if (c->state != CONN_READING)
+		return;
+	/* a busy loop may see the timer before the bytes that arrived in time: read them first */
+	if (c->bytes_at_check != c->url.len + c->header_bytes + c->req.body.len) {
+		c->bytes_at_check = c->url.len + c->header_bytes + c->req.body.len;
+		ev_timer_again(loop, w);
+		return;
+	}
+	char peek;
+	if (recv(c->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1) {
+		ev_timer_again(loop, w);
+		return;
+	}
+	http_respond_error(c, 408, "no part of the request arrived for %.0f s",
+			   http_request_timeout);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -436,7 +448,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		((llhttp_t *)c->parser)->data = c;
 		ev_io_init(&c->rio, read_cb, fd, EV_READ);
 		ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
-		ev_timer_init(&c->timer, timeout_cb, http_request_timeout, 0);
+		ev_timer_init(&c->timer, timeout_cb, http_request_timeout, http_request_timeout);
 		c->rio.data = c->wio.data = c->timer.data = c;
 		ev_io_start(loop, &c->rio);
 		ev_timer_start(loop, &c->timer);
@@ -475,4 +487,39 @@ int http_listen(struct ev_loop *loop, const char *path, http_handler h, berth_er
 	ev_io_init(&listen_io, accept_cb, fd, EV_READ);
 	ev_io_start(loop, &listen_io);
 	return 0;
+}
+
+int http_parse_buffer(const char *data, size_t len, char **path, char **query)
+{
+	/* the same parser and callbacks as a connection's, without a socket (fuzzing) */
+	if (!settings.on_url) {
+		llhttp_settings_init(&settings);
+		settings.on_url = on_url;
+		settings.on_header_field = on_field;
+		settings.on_header_value = on_value;
+		settings.on_headers_complete = on_headers_complete;
+		settings.on_body = on_body;
+		settings.on_message_complete = on_complete;
+	}
+	http_conn c = {.fd = -1};
+	llhttp_t parser;
+	llhttp_init(&parser, HTTP_REQUEST, &settings);
+	parser.data = &c;
+	llhttp_errno_t e = llhttp_execute(&parser, data, len);
+	int status = 0;
+	if (e == HPE_PAUSED && c.complete) {
+		const char *q = strchr(c.url.buf ? c.url.buf : "", '?');
+		size_t plen = q ? (size_t)(q - c.url.buf) : c.url.len;
+		*path = decode(c.url.buf ? c.url.buf : "", plen, false);
+		*query = xstrdup(q ? q + 1 : "");
+	} else if (e != HPE_OK) {
+		status = c.header_bytes > HTTP_MAX_HEADER ? 431
+			 : c.limit_status		  ? c.limit_status
+							  : 400;
+	}
+	sb_release(&c.url);
+	sb_release(&c.field);
+	sb_release(&c.value);
+	sb_release(&c.req.body);
+	return status;
 }

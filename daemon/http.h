@@ -36,7 +36,8 @@ struct http_conn {
 	strbuf url, field, value;
 	bool in_value;
 	size_t header_bytes;
-	int limit_status; /* 413 once the body is known to be over the limit */
+	int limit_status;      /* 413 once the body is known to be over the limit */
+	size_t bytes_at_check; /* what had arrived when the request timer last fired */
 	http_request req;
 	bool complete;
 	enum { CONN_READING, CONN_HANDLING, CONN_STREAMING, CONN_RAW, CONN_CLOSING } state;
@@ -60,7 +61,7 @@ typedef void (*http_handler)(http_conn *c, http_request *req);
 
 /* Listens on path (mode 0660), calling handler for each complete request. */
 int http_listen(struct ev_loop *loop, const char *path, http_handler handler, berth_error *err);
-/* Seconds a client has to send a whole request (a slow client gets 408). */
+/* Seconds a client may send nothing of its request before it gets 408 (a stalled client). */
 extern double http_request_timeout;
 
 void http_respond(http_conn *c, int status, json_t *body); /* steals body; NULL: no body */
@@ -84,5 +85,8 @@ void http_list_del(http_conn *c);
 /* The value of key in a query string, decoded; NULL when absent. */
 char *http_query(const char *query, const char *key);
 bool http_query_bool(const char *query, const char *key);
+/* Parses one request from a buffer as a connection would: 0 with path and query when complete
+ * (or incomplete: both NULL), else the 4xx it would answer. For the fuzz target. */
+int http_parse_buffer(const char *data, size_t len, char **path, char **query);
 
 #endif

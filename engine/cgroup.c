@@ -247,12 +247,23 @@ int cgroup_create(json_t *cg, json_t *res, pid_t pid, berth_error *err)
 	json_object_foreach(json_object_get(cg, "paths"), k, v)
 	{
 		const char *dir = json_string_value(v);
-		if (mkdir_p(dir, 0755, err) < 0 ||
-		    (v2 ? apply_v2(dir, res, err) : apply_v1(k, dir, res, err)) < 0 ||
-		    write_knob(dir, "cgroup.procs", spid, err) < 0) {
-			cgroup_destroy(cg, 0, NULL);
-			return -1;
+		/* another container's cgroup_destroy may remove the empty berth parent between
+		 * our mkdir of it and of our own directory: make both again */
+		int made = -1;
+		for (int tries = 0; tries < 100 && made < 0; tries++) {
+			berth_error e = BERTH_ERROR_INIT;
+			made = mkdir_p(dir, 0755, &e);
+			if (made < 0 && (e.code != ENOENT || tries == 99)) {
+				*err = e;
+				break;
+			}
+			berth_error_clear(&e);
 		}
+		/* on failure pid may be in some of them already: the caller kills it, then
+		 * destroys the plan */
+		if (made < 0 || (v2 ? apply_v2(dir, res, err) : apply_v1(k, dir, res, err)) < 0 ||
+		    write_knob(dir, "cgroup.procs", spid, err) < 0)
+			return -1;
 	}
 	return 0;
 }

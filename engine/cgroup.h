@@ -17,7 +17,8 @@ extern const size_t cgroup_v1_controllers_n;
  * state that cgroup_destroy() and the others take.
  */
 json_t *cgroup_plan(const char *path);
-/* Creates the plan's directories, applies linux.resources and moves pid in. */
+/* Creates the plan's directories, applies linux.resources and moves pid in.  On failure
+ * the caller kills pid and then calls cgroup_destroy() on the plan. */
 int cgroup_create(json_t *plan, json_t *resources, pid_t pid, berth_error *err);
 /* Kills what is left in the cgroups with sig (0: none), then removes them. */
 int cgroup_destroy(json_t *cg, int sig, berth_error *err);

@@ -392,8 +392,10 @@ int main(int argc, char **argv)
 
 	int fds[2][2] = {{-1, -1}, {-1, -1}}, in[2] = {-1, -1}, master = -1, con[2] = {-1, -1};
 	if (tty) {
-		/* the init allocates the terminal in the container's devpts and sends its master */
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0)
+		/* the init allocates the terminal in the container's devpts and sends its master;
+		 * until it does, the runtime's own errors go to a pipe of their own */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, con) < 0 ||
+		    pipe2(fds[ERR], O_CLOEXEC) < 0)
 			die("console socket: %s", strerror(errno));
 	} else {
 		if (pipe2(fds[OUT], O_CLOEXEC) < 0 || pipe2(fds[ERR], O_CLOEXEC) < 0 ||
@@ -412,7 +414,7 @@ int main(int argc, char **argv)
 		signal(SIGPIPE, SIG_DFL);
 		int null = open("/dev/null", O_RDWR);
 		int i0 = !tty && open_stdin ? in[0] : null;
-		int o1 = tty ? null : fds[OUT][1], e2 = tty ? null : fds[ERR][1];
+		int o1 = tty ? null : fds[OUT][1], e2 = fds[ERR][1];
 		if (dup2(i0, 0) < 0 || dup2(o1, 1) < 0 || dup2(e2, 2) < 0)
 			_exit(127);
 		if (tty && dup2(con[1], 3) < 0) /* --console-fd 3 */
@@ -423,6 +425,7 @@ int main(int argc, char **argv)
 	}
 	if (tty) {
 		close(con[1]);
+		close(fds[ERR][1]);
 	} else {
 		close(fds[OUT][1]);
 		close(fds[ERR][1]);
@@ -437,15 +440,11 @@ int main(int argc, char **argv)
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		/* the runtime's error went to the container's stderr: nothing else wrote there */
 		char msg[2048] = "";
-		ssize_t n = 0;
-		if (!tty) {
-			fcntl(fds[ERR][0], F_SETFL, O_NONBLOCK);
-			n = read(fds[ERR][0], msg, sizeof msg - 1);
-		} else {
-			snprintf(msg, sizeof msg, "the runtime failed (exit %d)",
-				 WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
-			n = (ssize_t)strlen(msg);
-		}
+		fcntl(fds[ERR][0], F_SETFL, O_NONBLOCK);
+		ssize_t n = read(fds[ERR][0], msg, sizeof msg - 1);
+		if (n <= 0)
+			n = snprintf(msg, sizeof msg, "the runtime failed (exit %d)",
+				     WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws));
 		msg[n > 0 ? n : 0] = '\0';
 		char *p = msg;
 		if (!strncmp(p, "berth: ", 7))
@@ -466,6 +465,8 @@ int main(int argc, char **argv)
 			die("the container sent no terminal");
 		memcpy(&master, CMSG_DATA(cm), sizeof(int));
 		close(con[0]);
+		close(fds[ERR][0]);
+		fds[ERR][0] = -1;
 		in_fd = master;
 		fds[OUT][0] = master;
 	}
@@ -531,19 +532,30 @@ int main(int argc, char **argv)
 					status =
 					    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		}
+		/*
+		 * New clients first, with their mode byte: berthd connects its attach
+		 * streams before it releases the init, so they are in place before the
+		 * output they must see is read.
+		 */
+		if (all[3].revents & POLLIN) {
+			int cfd;
+			while ((cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >=
+			       0) {
+				int i = 0;
+				while (i < MAX_CLIENTS && clients[i].fd >= 0)
+					i++;
+				if (i == MAX_CLIENTS) {
+					close(cfd);
+					continue;
+				}
+				clients[i] = (client){.fd = cfd};
+				client_input(&clients[i]);
+				all[4 + i].fd = -1; /* not polled this round */
+			}
+		}
 		for (int s = OUT; s <= ERR; s++)
 			if (all[1 + s].revents && !read_stream(fds[s][0], s))
 				open_s[s] = false;
-		if (all[3].revents & POLLIN) {
-			int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-			int i = 0;
-			while (cfd >= 0 && i < MAX_CLIENTS && clients[i].fd >= 0)
-				i++;
-			if (cfd >= 0 && i < MAX_CLIENTS)
-				clients[i] = (client){.fd = cfd};
-			else if (cfd >= 0)
-				close(cfd);
-		}
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			if (clients[i].fd < 0 || all[4 + i].fd != clients[i].fd ||
 			    !all[4 + i].revents)

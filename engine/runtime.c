@@ -1068,9 +1068,10 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 	for (size_t k = 0; k < c.nns; k++)
 		close(c.ns_fds[k]);
 	c.nns = 0;
+	/* undo_create() kills the init first, then removes whatever cgroups were made */
+	cr->cg = json_incref(c.cgroup);
 	if (cgroup_create(c.cgroup, json_object_get(lx, "resources"), pid, err) < 0)
 		goto out;
-	cr->cg = json_incref(c.cgroup);
 	char step = SYNC_CGROUP_READY;
 	if (write(cr->sync, &step, 1) != 1) {
 		berth_error_set(err, errno, "sync with the container");
