@@ -493,7 +493,8 @@ void container_create_h(http_conn *conn, http_request *req)
 			goto out;
 		}
 	}
-	if (!(s = engine_store_open(D.root, &err)) || !(img = engine_image_get(s, image, &err))) {
+	if (!(s = engine_store_open_read(D.root, &err)) ||
+	    !(img = engine_image_get(s, image, &err))) {
 		http_respond_error(conn, 404, "%s", err.msg);
 		goto out;
 	}
@@ -1170,7 +1171,7 @@ static int do_start(container *c, berth_error *err)
 	berth_error e2 = BERTH_ERROR_INIT;
 	engine_runtime_delete(c->id, true, rt_opts(), &e2);
 	berth_error_clear(&e2);
-	engine_store *s = engine_store_open(D.root, err);
+	engine_store *s = engine_store_open_read(D.root, err);
 	if (!s)
 		return -1;
 	int rc = -1;
@@ -1375,7 +1376,7 @@ static void do_remove(container *c)
 	set_state(c, "Removing", json_true());
 	save_or_log(c);
 	teardown(c);
-	engine_store *s = engine_store_open(D.root, NULL);
+	engine_store *s = engine_store_open_read(D.root, NULL);
 	_cleanup_free_ char *rootfs = cdir(c, "rootfs");
 	_cleanup_free_ char *dir = cdir(c, NULL);
 	_cleanup_free_ char *trash = xasprintf("%s/.rm-%s", D.containers_dir, c->id);
@@ -2249,7 +2250,7 @@ void exec_start_h(http_conn *conn, http_request *req, const char *id)
 	}
 	const char *user = json_string_value(json_object_get(cf, "User"));
 	if (user && *user) {
-		engine_store *s = engine_store_open(D.root, &err);
+		engine_store *s = engine_store_open_read(D.root, &err);
 		json_t *img = s ? engine_image_get(
 				      s, json_string_value(json_object_get(c->rec, "Image")), &err)
 				: NULL;
@@ -2462,6 +2463,15 @@ static json_t *inspect(container *c)
 	}
 	json_object_set_new(r, "Mounts", mounts);
 	return r;
+}
+
+const char *containers_using_image(const char *image_id, bool force)
+{
+	for (container *c = D.containers; c; c = c->next)
+		if (!strcmp(json_string_value(json_object_get(c->rec, "Image")), image_id) &&
+		    (!force || is_running(c) || c->starting))
+			return c->id;
+	return NULL;
 }
 
 int containers_count(int *running, int *paused, int *stopped)
@@ -2696,7 +2706,7 @@ static void finish_interrupted_remove(const char *name)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", D.containers_dir, name);
 	_cleanup_free_ char *rootfs = xasprintf("%s/rootfs", p);
-	engine_store *s = engine_store_open(D.root, NULL);
+	engine_store *s = engine_store_open_read(D.root, NULL);
 	if (s)
 		engine_rootfs_umount(s, rootfs, NULL);
 	engine_store_close(s);

@@ -58,6 +58,13 @@ void container_delete_h(http_conn *c, http_request *req, container *ct);
 void exec_start_h(http_conn *c, http_request *req, const char *exec_id);
 void exec_inspect_h(http_conn *c, const char *exec_id);
 
+/* The id of a container that uses the image (only running ones count with force); NULL if
+ * none. */
+const char *containers_using_image(const char *image_id, bool force);
+
+/* ---- images (image.c) ---- */
+void image_h(http_conn *c, http_request *req, const char *rest);
+
 /* ---- volumes (volume.c) ---- */
 void volume_h(http_conn *c, http_request *req, const char *rest);
 /* The directory a named volume's data is in, creating it (and its record) if missing;

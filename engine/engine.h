@@ -42,6 +42,12 @@ typedef struct engine_store engine_store;
 
 /* Opens (creating) the store under root, locks it, and removes debris a crashed load left. */
 engine_store *engine_store_open(const char *root, berth_error *err);
+/*
+ * The store as it is now, without its lock: for reading images and mounting
+ * root filesystems while a load or an rmi holds the lock (berthd's loop
+ * never waits on it).  Writing the index through it is not allowed.
+ */
+engine_store *engine_store_open_read(const char *root, berth_error *err);
 void engine_store_close(engine_store *s);
 
 /* docker-archive or OCI archive tar (file or "-" for stdin); appends "name:tag" or ids to loaded.

@@ -57,6 +57,27 @@ static void remove_debris(engine_store *s)
 	closedir(d);
 }
 
+engine_store *engine_store_open_read(const char *root, berth_error *err)
+{
+	if (!root)
+		root = berth_root();
+	engine_store *s = xzalloc(sizeof *s);
+	s->root = xstrdup(root);
+	s->lock_fd = -1;
+	/* images.json is replaced by rename: a read without the lock sees one whole version */
+	_cleanup_free_ char *idx = store_path(s, "images.json");
+	if (path_exists(idx)) {
+		s->index = json_read_file(idx, err);
+		if (!s->index) {
+			engine_store_close(s);
+			return NULL;
+		}
+	} else {
+		s->index = json_pack("{s:{}}", "images");
+	}
+	return s;
+}
+
 engine_store *engine_store_open(const char *root, berth_error *err)
 {
 	if (!root)

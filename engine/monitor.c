@@ -533,9 +533,9 @@ int main(int argc, char **argv)
 					    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		}
 		/*
-		 * New clients first, with their mode byte: berthd connects its attach
-		 * streams before it releases the init, so they are in place before the
-		 * output they must see is read.
+		 * Clients first, new ones and those whose mode byte came late: berthd
+		 * connects its attach streams and sends their mode before it releases
+		 * the init, so they are in place before the output they must see is read.
 		 */
 		if (all[3].revents & POLLIN) {
 			int cfd;
@@ -553,9 +553,6 @@ int main(int argc, char **argv)
 				all[4 + i].fd = -1; /* not polled this round */
 			}
 		}
-		for (int s = OUT; s <= ERR; s++)
-			if (all[1 + s].revents && !read_stream(fds[s][0], s))
-				open_s[s] = false;
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			if (clients[i].fd < 0 || all[4 + i].fd != clients[i].fd ||
 			    !all[4 + i].revents)
@@ -565,6 +562,9 @@ int main(int argc, char **argv)
 			if (clients[i].fd >= 0 && (all[4 + i].revents & ~POLLOUT))
 				client_input(&clients[i]);
 		}
+		for (int s = OUT; s <= ERR; s++)
+			if (all[1 + s].revents && !read_stream(fds[s][0], s))
+				open_s[s] = false;
 		if (all[n].revents && in_len) {
 			ssize_t w = write(in_fd, in_buf, in_len);
 			if (w > 0) {
