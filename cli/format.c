@@ -182,7 +182,7 @@ long long parse_duration(const char *s)
 	while (*p) {
 		char *end;
 		long double v = strtold(p, &end);
-		if (end == p)
+		if (end == p || !(v >= 0 && v < 1e12)) /* NaN fails both */
 			return -1;
 		p = end;
 		long double mul;
@@ -202,7 +202,7 @@ long long parse_duration(const char *s)
 			return -1;
 		total += v * mul;
 	}
-	return (long long)total;
+	return total < 9e18L ? (long long)total : -1;
 }
 
 long long parse_bytes(const char *s)
@@ -210,7 +210,7 @@ long long parse_bytes(const char *s)
 	/* Docker's RAMInBytes: 512m, 1g, 100k, 1024 (binary units) */
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || v < 0)
+	if (end == s || !(v >= 0 && v < 1e15)) /* NaN fails both */
 		return -1;
 	double mul = 1;
 	switch (*end | 0x20) {
@@ -234,5 +234,5 @@ long long parse_bytes(const char *s)
 	}
 	if (*end && end[1] && (end[1] | 0x20) != 'b')
 		return -1;
-	return (long long)(v * mul);
+	return v * mul < 9e18 ? (long long)(v * mul) : -1;
 }

@@ -290,7 +290,7 @@ static int apply_flag(run_opts *o, const struct flag *f, const char *v)
 	case F_CPUS: {
 		char *end;
 		double c = strtod(v, &end);
-		if (end == v || *end || c <= 0)
+		if (end == v || *end || !(c > 0 && c < 1e6)) /* NaN fails too */
 			return bad(f->lng, v, "invalid number of CPUs");
 		json_object_set_new(hc(b), "NanoCpus", json_integer((json_int_t)(c * 1e9)));
 		break;

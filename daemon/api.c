@@ -37,23 +37,30 @@ long long parse_time_arg(const char *s)
 {
 	if (!s || !*s)
 		return 0;
-	char *end;
-	double v = strtod(s, &end);
-	if (end != s && (!*end || (*end == '.' && end[1] == 0))) /* a unix time */
-		return (long long)(v * 1e9);
-	if (end != s && strchr("smh", *end) && !end[1 + (end[0] == 'm' && end[1] == 's')]) {
-		double mul = end[0] == 'h'   ? 3600
-			     : end[0] == 'm' ? (end[1] == 's' ? 0.001 : 60)
-					     : 1;
-		return now_nanos() - (long long)(v * mul * 1e9);
+	/* digits and one dot only: strtod would take "nan", "inf" and hex too */
+	size_t n = strspn(s, "0123456789.");
+	const char *dot = memchr(s, '.', n);
+	if (n && (!dot || !memchr(dot + 1, '.', n - (size_t)(dot - s) - 1)) && n < 20) {
+		double v = strtod(s, NULL);
+		const char *u = s + n;
+		if (!*u) /* a unix time, before the year 2255 */
+			return v < 9e9 ? (long long)(v * 1e9) : -1;
+		double mul = !strcmp(u, "h")	? 3600
+			     : !strcmp(u, "m")	? 60
+			     : !strcmp(u, "s")	? 1
+			     : !strcmp(u, "ms") ? 0.001
+						: -1;
+		if (mul > 0 && v * mul < 9e9) /* a duration before now */
+			return now_nanos() - (long long)(v * mul * 1e9);
 	}
 	struct tm tm = {0};
 	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!rest)
 		rest = strptime(s, "%Y-%m-%d", &tm);
-	if (!rest)
+	time_t t = rest ? timegm(&tm) : -1;
+	if (t < 0 || t > 9000000000LL)
 		return -1;
-	return (long long)timegm(&tm) * 1000000000LL;
+	return (long long)t * 1000000000LL;
 }
 
 static void version_h(http_conn *c)

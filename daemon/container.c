@@ -521,7 +521,7 @@ static long long parse_size(const char *s)
 {
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || v < 0)
+	if (end == s || !(v >= 0 && v < 1e15)) /* NaN fails both */
 		return -1;
 	switch (*end | 0x20) {
 	case 'k':

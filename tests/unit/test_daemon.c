@@ -75,6 +75,13 @@ static void times_parse_relative_and_absolute(void **state)
 	long long ago = parse_time_arg("10m");
 	assert_true(now_nanos() - ago >= 600LL * 1000000000LL - 1000000000LL);
 	assert_int_equal(parse_time_arg("yesterday"), -1);
+	/* found by fuzz_http: strtod takes these, and a cast of NaN is undefined */
+	assert_int_equal(parse_time_arg("nans"), -1);
+	assert_int_equal(parse_time_arg("inf"), -1);
+	assert_int_equal(parse_time_arg("99999999999999999999"), -1);
+	assert_int_equal(parse_duration("nan"), -1);
+	assert_int_equal(parse_bytes("nan"), -1);
+	assert_int_equal(parse_bytes("99999999999t"), -1);
 }
 
 int main(void)
