@@ -1,5 +1,6 @@
 /* Output helpers shared by the engine's commands: Go-like templates, tables, durations. */
 #include "cli.h"
+#include "../composer/composer.h"
 
 #include <string.h>
 #include <time.h>
@@ -207,32 +208,7 @@ long long parse_duration(const char *s)
 
 long long parse_bytes(const char *s)
 {
-	/* Docker's RAMInBytes: 512m, 1g, 100k, 1024 (binary units) */
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || !(v >= 0 && v < 1e15)) /* NaN fails both */
-		return -1;
-	double mul = 1;
-	switch (*end | 0x20) {
-	case 'k':
-		mul = 1024;
-		break;
-	case 'm':
-		mul = 1024.0 * 1024;
-		break;
-	case 'g':
-		mul = 1024.0 * 1024 * 1024;
-		break;
-	case 't':
-		mul = 1024.0 * 1024 * 1024 * 1024;
-		break;
-	case 'b':
-	case 0x20:
-		break;
-	default:
-		return -1;
-	}
-	if (*end && end[1] && (end[1] | 0x20) != 'b')
-		return -1;
-	return v * mul < 9e18 ? (long long)(v * mul) : -1;
+	/* Docker's RAMInBytes: 512m, 1g, 100k, 1024 (binary units), as the loader reads them */
+	long long b;
+	return composer_parse_bytes(s, &b) == 0 ? b : -1;
 }

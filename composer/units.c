@@ -116,7 +116,7 @@ int composer_parse_bytes(const char *s, long long *bytes)
 		return 0;
 	}
 	double v = strtod(s, &end);
-	if (end == s || v < 0)
+	if (end == s || !(v >= 0 && v < 1e15)) /* NaN fails both */
 		return -1;
 	while (*end == ' ')
 		end++;
@@ -143,7 +143,7 @@ int composer_parse_bytes(const char *s, long long *bytes)
 	} else if (u == 'b') {
 		end++;
 	}
-	if (*end)
+	if (*end || v * (double)mul >= 9e18)
 		return -1;
 	*bytes = (long long)(v * (double)mul);
 	return 0;

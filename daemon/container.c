@@ -13,6 +13,7 @@
  */
 #include "daemon.h"
 #include "../common/fsutil.h"
+#include "../composer/composer.h"
 #include "../engine/engine.h"
 
 #include <dirent.h>
@@ -515,31 +516,6 @@ static char **str_list(json_t *a)
 	for (size_t i = 0; i < n; i++)
 		v[i] = (char *)json_string_value(json_array_get(a, i));
 	return v;
-}
-
-static long long parse_size(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || !(v >= 0 && v < 1e15)) /* NaN fails both */
-		return -1;
-	switch (*end | 0x20) {
-	case 'k':
-		v *= 1024;
-		break;
-	case 'm':
-		v *= 1024 * 1024;
-		break;
-	case 'g':
-		v *= 1024.0 * 1024 * 1024;
-		break;
-	case 'b':
-	case 0x20:
-		break;
-	default:
-		return -1;
-	}
-	return (long long)v;
 }
 
 static int add_mount(json_t *mounts, const char *type, const char *src, const char *dst,
@@ -1080,7 +1056,7 @@ static int spawn_monitor(container *c, berth_error *err)
 	long long max_size = -1, max_file = 1;
 	const char *ms = json_string_value(json_object_get(lc, "max-size"));
 	const char *mf = json_string_value(json_object_get(lc, "max-file"));
-	if (ms && (max_size = parse_size(ms)) <= 0)
+	if (ms && (composer_parse_bytes(ms, &max_size) < 0 || max_size <= 0))
 		return berth_error_msg(err, EINVAL, "log-opt max-size: invalid size \"%s\"", ms);
 	if (mf && (max_file = atoll(mf)) < 1)
 		return berth_error_msg(err, EINVAL, "log-opt max-file: invalid \"%s\"", mf);

@@ -455,9 +455,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-int http_listen(struct ev_loop *loop, const char *path, http_handler h, berth_error *err)
+/* One set of parser callbacks for every connection (and the fuzz target). */
+static void init_settings(void)
 {
-	handler = h;
+	if (settings.on_url)
+		return;
 	llhttp_settings_init(&settings);
 	settings.on_url = on_url;
 	settings.on_header_field = on_field;
@@ -465,6 +467,12 @@ int http_listen(struct ev_loop *loop, const char *path, http_handler h, berth_er
 	settings.on_headers_complete = on_headers_complete;
 	settings.on_body = on_body;
 	settings.on_message_complete = on_complete;
+}
+
+int http_listen(struct ev_loop *loop, const char *path, http_handler h, berth_error *err)
+{
+	handler = h;
+	init_settings();
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path)
 		return berth_error_msg(err, ENAMETOOLONG, "socket path %s is too long", path);
@@ -492,15 +500,7 @@ int http_listen(struct ev_loop *loop, const char *path, http_handler h, berth_er
 int http_parse_buffer(const char *data, size_t len, char **path, char **query)
 {
 	/* the same parser and callbacks as a connection's, without a socket (fuzzing) */
-	if (!settings.on_url) {
-		llhttp_settings_init(&settings);
-		settings.on_url = on_url;
-		settings.on_header_field = on_field;
-		settings.on_header_value = on_value;
-		settings.on_headers_complete = on_headers_complete;
-		settings.on_body = on_body;
-		settings.on_message_complete = on_complete;
-	}
+	init_settings();
 	http_conn c = {.fd = -1};
 	llhttp_t parser;
 	llhttp_init(&parser, HTTP_REQUEST, &settings);

@@ -57,13 +57,12 @@ static void remove_debris(engine_store *s)
 	closedir(d);
 }
 
-engine_store *engine_store_open_read(const char *root, berth_error *err)
+/* A store handle over root with its index read; lock_fd as given (-1: none). */
+static engine_store *store_new(const char *root, int lock_fd, berth_error *err)
 {
-	if (!root)
-		root = berth_root();
 	engine_store *s = xzalloc(sizeof *s);
 	s->root = xstrdup(root);
-	s->lock_fd = -1;
+	s->lock_fd = lock_fd;
 	/* images.json is replaced by rename: a read without the lock sees one whole version */
 	_cleanup_free_ char *idx = store_path(s, "images.json");
 	if (path_exists(idx)) {
@@ -76,6 +75,11 @@ engine_store *engine_store_open_read(const char *root, berth_error *err)
 		s->index = json_pack("{s:{}}", "images");
 	}
 	return s;
+}
+
+engine_store *engine_store_open_read(const char *root, berth_error *err)
+{
+	return store_new(root ? root : berth_root(), -1, err);
 }
 
 engine_store *engine_store_open(const char *root, berth_error *err)
@@ -96,19 +100,9 @@ engine_store *engine_store_open(const char *root, berth_error *err)
 			close(fd);
 		return NULL;
 	}
-	engine_store *s = xzalloc(sizeof *s);
-	s->root = xstrdup(root);
-	s->lock_fd = fd;
-	_cleanup_free_ char *idx = store_path(s, "images.json");
-	if (path_exists(idx)) {
-		s->index = json_read_file(idx, err);
-		if (!s->index) {
-			engine_store_close(s);
-			return NULL;
-		}
-	} else {
-		s->index = json_pack("{s:{}}", "images");
-	}
+	engine_store *s = store_new(root, fd, err);
+	if (!s)
+		return NULL;
 	remove_debris(s);
 	return s;
 }
