@@ -44,6 +44,8 @@ int cmd_events(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
+int cmd_network(int argc, char **argv);
+int cmd_port(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 
 /* output helpers (format.c) */

@@ -65,6 +65,97 @@ static void print_value(strbuf *sb, json_t *v, bool as_json)
 	}
 }
 
+static json_t *eval(const char **pp, json_t *obj, json_t **owned);
+
+static void skip_sp(const char **pp)
+{
+	while (**pp == ' ')
+		(*pp)++;
+}
+
+/* A term: ".", ".A.B", "(EXPR)" or "(EXPR).A.B", a "quoted string" or an integer. */
+static json_t *term(const char **pp, json_t *obj, json_t **owned)
+{
+	const char *p = *pp;
+	json_t *base = obj;
+	if (*p == '(') {
+		p++;
+		base = eval(&p, obj, owned);
+		skip_sp(&p);
+		if (*p == ')')
+			p++;
+		if (*p != '.') {
+			*pp = p;
+			return base;
+		}
+	} else if (*p == '"') {
+		const char *end = strchr(p + 1, '"');
+		size_t n = end ? (size_t)(end - p - 1) : strlen(p + 1);
+		json_t *v = json_stringn(p + 1, n);
+		json_decref(*owned);
+		*owned = v;
+		*pp = end ? end + 1 : p + 1 + n;
+		return v;
+	} else if (*p >= '0' && *p <= '9') {
+		char *end;
+		long long n = strtoll(p, &end, 10);
+		json_t *v = json_integer(n);
+		json_decref(*owned);
+		*owned = v;
+		*pp = end;
+		return v;
+	}
+	if (*p != '.') {
+		*pp = p + strlen(p);
+		return NULL;
+	}
+	size_t n = strcspn(p, " )");
+	_cleanup_free_ char *path = xstrndup(p, n);
+	*pp = p + n;
+	return !strcmp(path, ".") ? base : lookup(base, path + 1);
+}
+
+/* json X, len X, index X K..., or a term */
+static json_t *eval(const char **pp, json_t *obj, json_t **owned)
+{
+	skip_sp(pp);
+	if (str_has_prefix(*pp, "len ")) {
+		*pp += 4;
+		skip_sp(pp);
+		json_t *v = term(pp, obj, owned);
+		size_t n = json_is_array(v)    ? json_array_size(v)
+			   : json_is_object(v) ? json_object_size(v)
+			   : json_is_string(v) ? json_string_length(v)
+					       : 0;
+		json_t *r = json_integer((json_int_t)n);
+		json_decref(*owned);
+		*owned = r;
+		return r;
+	}
+	if (str_has_prefix(*pp, "index ")) {
+		*pp += 6;
+		skip_sp(pp);
+		json_t *v = term(pp, obj, owned);
+		json_incref(v);
+		for (skip_sp(pp); **pp && **pp != ')'; skip_sp(pp)) {
+			json_t *tmp = NULL;
+			json_t *k = term(pp, obj, &tmp);
+			json_t *next = json_is_string(k) ? json_object_get(v, json_string_value(k))
+				       : json_is_integer(k)
+					   ? json_array_get(v, (size_t)json_integer_value(k))
+					   : NULL;
+			json_incref(next);
+			json_decref(v);
+			json_decref(tmp);
+			v = next;
+		}
+		json_decref(*owned);
+		*owned = v;
+		return v;
+	}
+	return term(pp, obj, owned);
+}
+
 char *format_template(const char *tmpl, json_t *obj)
 {
 	_cleanup_strbuf_ strbuf sb = STRBUF_INIT;
@@ -93,7 +184,10 @@ char *format_template(const char *tmpl, json_t *obj)
 			e += 5;
 		while (*e == ' ')
 			e++;
-		print_value(&sb, !strcmp(e, ".") ? obj : lookup(obj, e + (*e == '.')), as_json);
+		json_t *owned = NULL;
+		const char *pe = e;
+		print_value(&sb, eval(&pe, obj, &owned), as_json);
+		json_decref(owned);
 		s = close + 2;
 	}
 	/* \t and \n as Go's templates take them from the shell */

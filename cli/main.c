@@ -28,6 +28,8 @@ static void usage(FILE *f)
 	    "  unpause     Unpause all processes within containers\n"
 	    "  rename      Rename a container\n"
 	    "  volume      Manage volumes (create, ls, rm, inspect, prune)\n"
+	    "  network     Manage networks (create, ls, rm, inspect, connect, disconnect, prune)\n"
+	    "  port        List port mappings of a container\n"
 	    "  cp          Copy files between a running container and the host\n"
 	    "  events      Stream events from berthd\n"
 	    "  info        Display system-wide information\n"
@@ -80,7 +82,8 @@ int cli_main(int argc, char **argv)
 	    {"rename", cmd_rename},   {"wait", cmd_wait},     {"inspect", cmd_inspect},
 	    {"ps", cmd_ps},	      {"logs", cmd_logs},     {"top", cmd_top},
 	    {"stats", cmd_stats},     {"events", cmd_events}, {"version", cmd_version},
-	    {"info", cmd_info},	      {"volume", cmd_volume}, {"cp", cmd_cp},
+	    {"info", cmd_info},	      {"volume", cmd_volume}, {"network", cmd_network},
+	    {"port", cmd_port},	      {"cp", cmd_cp},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(cmd, cmds[i].name))

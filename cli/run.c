@@ -54,6 +54,15 @@ enum {
 	F_INIT,
 	F_ENTRYPOINT,
 	F_NETWORK,
+	F_NETALIAS,
+	F_IP,
+	F_ADDHOST,
+	F_DNS,
+	F_DNSSEARCH,
+	F_DNSOPT,
+	F_PUBLISH,
+	F_PUBLISHALL,
+	F_EXPOSE,
 	F_SYSCTL,
 	F_SHM,
 	F_LOGOPT,
@@ -106,6 +115,16 @@ static const struct flag {
     {"entrypoint", 0, true, F_ENTRYPOINT},
     {"network", 0, true, F_NETWORK},
     {"net", 0, true, F_NETWORK},
+    {"network-alias", 0, true, F_NETALIAS},
+    {"net-alias", 0, true, F_NETALIAS},
+    {"ip", 0, true, F_IP},
+    {"add-host", 0, true, F_ADDHOST},
+    {"dns", 0, true, F_DNS},
+    {"dns-search", 0, true, F_DNSSEARCH},
+    {"dns-option", 0, true, F_DNSOPT},
+    {"publish", 'p', true, F_PUBLISH},
+    {"publish-all", 'P', false, F_PUBLISHALL},
+    {"expose", 0, true, F_EXPOSE},
     {"sysctl", 0, true, F_SYSCTL},
     {"shm-size", 0, true, F_SHM},
     {"log-opt", 0, true, F_LOGOPT},
@@ -143,7 +162,16 @@ static void run_usage(FILE *f, const char *cmd)
 	    "      --memory-swap bytes         Memory plus swap limit (-1: unlimited swap)\n"
 	    "      --mount mount               Attach a filesystem mount to the container\n"
 	    "      --name string               Assign a name to the container\n"
-	    "      --network string            none (default) or host\n"
+	    "      --network network           Connect to networks: bridge (default), NAME, none,\n"
+	    "                                  host, container:NAME (repeat for several)\n"
+	    "      --network-alias list        Add network-scoped aliases for the container\n"
+	    "      --ip string                 IPv4 address (e.g., 172.30.100.104)\n"
+	    "      --add-host list             Add a custom host-to-IP mapping (host:ip)\n"
+	    "      --dns list, --dns-search list, --dns-option list\n"
+	    "                                  Set custom DNS servers, search domains, options\n"
+	    "  -p, --publish list              Publish ports: [IP:][HOST:]CONTAINER[/tcp|/udp]\n"
+	    "  -P, --publish-all               Publish all exposed ports to random ports\n"
+	    "      --expose list               Expose a port or a range of ports\n"
 	    "      --no-healthcheck            Disable any container-specified HEALTHCHECK\n"
 	    "      --pids-limit int            Tune container pids limit (-1 for unlimited)\n"
 	    "      --privileged                Give extended privileges to this container\n"
@@ -215,6 +243,74 @@ static void add_env(json_t *env, const char *kv)
 		return;
 	}
 	json_array_append_new(env, json_string(kv));
+}
+
+/* "80", "8000-8010", with "/udp": the range and protocol; -1 if invalid. */
+static int port_range(const char *s, int *lo, int *hi, char proto[8])
+{
+	char rest[32] = "";
+	snprintf(proto, 8, "tcp");
+	int n = sscanf(s, "%d-%d%31s", lo, hi, rest);
+	if (n < 1)
+		return -1;
+	if (n == 1) {
+		*hi = *lo;
+		sscanf(s, "%*d%31s", rest);
+	}
+	if (*rest) {
+		if (rest[0] != '/' || (strcmp(rest + 1, "tcp") && strcmp(rest + 1, "udp")))
+			return -1;
+		memcpy(proto, rest + 1, 4); /* "tcp" or "udp" and its NUL */
+	}
+	return *lo >= 1 && *hi <= 65535 && *lo <= *hi ? 0 : -1;
+}
+
+/* -p [IP:][HOST:]CONTAINER[/PROTO], ranges on both sides: PortBindings and ExposedPorts. */
+static int run_publish(json_t *b, const char *v)
+{
+	_cleanup_free_ char *s = xstrdup(v);
+	char *parts[3];
+	int np = 0;
+	for (char *p = s, *c; np < 3; p = c + 1) {
+		parts[np++] = p;
+		if (!(c = strchr(p, ':')))
+			break;
+		*c = '\0';
+	}
+	if (strchr(parts[np - 1], ':'))
+		return -1;
+	const char *ip = np == 3 ? parts[0] : "";
+	const char *host = np == 3 ? parts[1] : np == 2 ? parts[0] : "";
+	int clo, chi, hlo = 0, hhi = 0;
+	char proto[8], hp[8];
+	if (port_range(parts[np - 1], &clo, &chi, proto) < 0)
+		return -1;
+	if (*host && (port_range(host, &hlo, &hhi, hp) < 0 || strchr(host, '/')))
+		return -1;
+	if (*host && hhi - hlo != chi - clo && chi != clo)
+		return -1;
+	json_t *h = json_object_get(b, "HostConfig");
+	if (!h)
+		json_object_set_new(b, "HostConfig", h = json_object());
+	json_t *pb = json_object_get(h, "PortBindings");
+	if (!pb)
+		json_object_set_new(h, "PortBindings", pb = json_object());
+	json_t *ex = json_object_get(b, "ExposedPorts");
+	if (!ex)
+		json_object_set_new(b, "ExposedPorts", ex = json_object());
+	for (int p = clo; p <= chi; p++) {
+		_cleanup_free_ char *k = xasprintf("%d/%s", p, proto);
+		/* a host range for one container port: the first free one of the range is
+		 * berthd's choice; berth asks for the first */
+		_cleanup_free_ char *hport = *host ? xasprintf("%d", hlo + (p - clo)) : xstrdup("");
+		json_t *list = json_object_get(pb, k);
+		if (!list)
+			json_object_set_new(pb, k, list = json_array());
+		json_array_append_new(list,
+				      json_pack("{s:s,s:s}", "HostIp", ip, "HostPort", hport));
+		json_object_set_new(ex, k, json_object());
+	}
+	return 0;
 }
 
 static int apply_flag(run_opts *o, const struct flag *f, const char *v)
@@ -440,8 +536,47 @@ static int apply_flag(run_opts *o, const struct flag *f, const char *v)
 		json_object_set_new(b, "Entrypoint", *v ? json_pack("[s]", v) : json_array());
 		break;
 	case F_NETWORK:
-		json_object_set_new(hc(b), "NetworkMode", json_string(v));
+		json_array_append_new(sub(b, "_Networks", true), json_string(v));
 		break;
+	case F_NETALIAS:
+		json_array_append_new(sub(b, "_Aliases", true), json_string(v));
+		break;
+	case F_IP:
+		json_object_set_new(b, "_IP", json_string(v));
+		break;
+	case F_ADDHOST:
+		if (!strpbrk(v, ":="))
+			return bad("add-host", v, "invalid argument format: expected HOST:IP");
+		json_array_append_new(sub(hc(b), "ExtraHosts", true), json_string(v));
+		break;
+	case F_DNS:
+		json_array_append_new(sub(hc(b), "Dns", true), json_string(v));
+		break;
+	case F_DNSSEARCH:
+		json_array_append_new(sub(hc(b), "DnsSearch", true), json_string(v));
+		break;
+	case F_DNSOPT:
+		json_array_append_new(sub(hc(b), "DnsOptions", true), json_string(v));
+		break;
+	case F_PUBLISH:
+		if (run_publish(b, v) < 0)
+			return bad("publish", v,
+				   "expected [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]");
+		break;
+	case F_PUBLISHALL:
+		json_object_set_new(hc(b), "PublishAllPorts", json_true());
+		break;
+	case F_EXPOSE: {
+		int lo, hi;
+		char proto[8];
+		if (port_range(v, &lo, &hi, proto) < 0)
+			return bad("expose", v, "expected PORT[-PORT][/PROTO]");
+		for (int p = lo; p <= hi; p++) {
+			_cleanup_free_ char *k = xasprintf("%d/%s", p, proto);
+			json_object_set_new(sub(b, "ExposedPorts", false), k, json_object());
+		}
+		break;
+	}
 	case F_SYSCTL: {
 		const char *eq = strchr(v, '=');
 		if (!eq)
@@ -546,6 +681,35 @@ static int parse_run(int argc, char **argv, const char *cmd, run_opts *o)
 			cmd);
 		return -1;
 	}
+	/* the first network is the mode (eth0); aliases and --ip belong to it, as in Docker */
+	json_t *nets = json_object_get(o->body, "_Networks");
+	json_t *aliases = json_object_get(o->body, "_Aliases");
+	json_t *ip = json_object_get(o->body, "_IP");
+	if (json_array_size(nets)) {
+		const char *first = json_string_value(json_array_get(nets, 0));
+		json_object_set_new(hc(o->body), "NetworkMode", json_string(first));
+		json_t *eps = json_object();
+		json_t *n;
+		size_t k;
+		json_array_foreach(nets, k, n)
+		{
+			json_t *ep = json_object();
+			if (k == 0 && aliases)
+				json_object_set(ep, "Aliases", aliases);
+			if (k == 0 && ip)
+				json_object_set_new(ep, "IPAMConfig",
+						    json_pack("{s:O}", "IPv4Address", ip));
+			json_object_set_new(eps, json_string_value(n), ep);
+		}
+		json_object_set_new(o->body, "NetworkingConfig",
+				    json_pack("{s:o}", "EndpointsConfig", eps));
+	} else if (aliases || ip) {
+		fprintf(stderr, "berth: --network-alias and --ip need a user-defined --network\n");
+		return -1;
+	}
+	json_object_del(o->body, "_Networks");
+	json_object_del(o->body, "_Aliases");
+	json_object_del(o->body, "_IP");
 	json_object_set_new(o->body, "Image", json_string(argv[i]));
 	if (i + 1 < argc) {
 		json_t *c = json_array();

@@ -146,6 +146,8 @@ void api_handle(http_conn *c, http_request *req)
 			http_respond_error(c, 404, "page not found: %s %s", req->method, req->path);
 	} else if (str_has_prefix(p, "/images/")) {
 		image_h(c, req, p + strlen("/images"));
+	} else if (!strcmp(p, "/networks") || str_has_prefix(p, "/networks/")) {
+		network_h(c, req, p + strlen("/networks"));
 	} else if (!strcmp(p, "/volumes") || str_has_prefix(p, "/volumes/")) {
 		volume_h(c, req, p + strlen("/volumes"));
 	} else {

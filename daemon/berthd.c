@@ -88,10 +88,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	D.loop = ev_default_loop(EVFLAG_AUTO);
 	D.started = ev_now(D.loop);
-	if (containers_load(&err) < 0) {
+	if (networks_load(&err) < 0 || containers_load(&err) < 0) {
 		fprintf(stderr, "berthd: %s\n", err.msg);
 		return 1;
 	}
+	networks_reconcile();
 	/* the pid file before the socket: whoever reaches berthd finds its pid */
 	_cleanup_free_ char *pidf = xasprintf("%s/berthd.pid", D.run);
 	_cleanup_free_ char *pid = xasprintf("%d\n", (int)getpid());

@@ -94,6 +94,16 @@ const char *container_id(container *c)
 	return c->id;
 }
 
+container *container_next(container *c)
+{
+	return c->next;
+}
+
+json_t *container_rec(container *c)
+{
+	return c->rec;
+}
+
 /* ---- small helpers ---- */
 
 long long now_nanos(void)
@@ -159,6 +169,11 @@ static int save(container *c, berth_error *err)
 	_cleanup_free_ char *p = cdir(c, "container.json");
 	_cleanup_free_ char *text = json_dumps(c->rec, JSON_COMPACT);
 	return write_file_atomic(p, text, strlen(text), 0600, err);
+}
+
+int container_save(container *c, berth_error *err)
+{
+	return save(c, err);
 }
 
 static void save_or_log(container *c)
@@ -395,7 +410,8 @@ static json_t *str_or_array(json_t *v)
 	return v ? json_deep_copy(v) : json_null();
 }
 
-static void create_record(http_conn *conn, json_t *body, json_t *img, const char *name)
+static void create_record(http_conn *conn, json_t *body, json_t *img, const char *name,
+			  json_t *settings)
 {
 	berth_error err = BERTH_ERROR_INIT;
 	const char *image = json_string_value(json_object_get(body, "Image"));
@@ -414,10 +430,18 @@ static void create_record(http_conn *conn, json_t *body, json_t *img, const char
 	if (!json_object_get(hc, "RestartPolicy"))
 		json_object_set_new(hc, "RestartPolicy",
 				    json_pack("{s:s,s:i}", "Name", "no", "MaximumRetryCount", 0));
-	if (!json_object_get(hc, "NetworkMode"))
-		json_object_set_new(hc, "NetworkMode", json_string("none"));
+	if (!json_string_length(json_object_get(hc, "NetworkMode")))
+		json_object_set_new(hc, "NetworkMode", json_string("bridge"));
 	json_t *config = json_deep_copy(body);
 	json_object_del(config, "HostConfig");
+	json_object_del(config, "NetworkingConfig");
+	/* -P publishes what the image exposes too */
+	json_t *exposed = json_object_get(json_object_get(img, "Config"), "ExposedPorts");
+	if (json_is_object(exposed)) {
+		if (!json_is_object(json_object_get(config, "ExposedPorts")))
+			json_object_set_new(config, "ExposedPorts", json_object());
+		json_object_update_missing(json_object_get(config, "ExposedPorts"), exposed);
+	}
 	json_object_set_new(config, "Cmd", str_or_array(json_object_get(body, "Cmd")));
 	json_object_set_new(config, "Entrypoint",
 			    str_or_array(json_object_get(body, "Entrypoint")));
@@ -435,6 +459,7 @@ static void create_record(http_conn *conn, json_t *body, json_t *img, const char
 	    "Paused", 0, "Restarting", 0, "OOMKilled", 0, "Dead", 0, "Removing", 0, "Pid", 0,
 	    "ExitCode", 0, "Error", "", "StartedAt", "0001-01-01T00:00:00Z", "FinishedAt",
 	    "0001-01-01T00:00:00Z", "ManuallyStopped", 0);
+	json_object_set_new(rec, "NetworkSettings", settings);
 	container *c = container_new(rec);
 	_cleanup_free_ char *dir = cdir(c, NULL);
 	_cleanup_free_ char *logp = xasprintf("%s/%s-json.log", dir, id);
@@ -495,11 +520,22 @@ void container_create_h(http_conn *conn, http_request *req)
 		}
 	}
 	if (!(s = engine_store_open_read(D.root, &err)) ||
-	    !(img = engine_image_get(s, image, &err))) {
+	    !(img = engine_image_inspect(s, image, &err))) {
 		http_respond_error(conn, 404, "%s", err.msg);
 		goto out;
 	}
-	create_record(conn, body, img, name);
+	/* a missing network or a taken port is refused before anything exists */
+	json_t *settings = net_settings_for_create(body, &err);
+	if (!settings) {
+		http_respond_error(conn, err.code == ENOENT ? 404 : 400, "%s", err.msg);
+		goto out;
+	}
+	if (net_check_ports(body, &err) < 0) {
+		json_decref(settings);
+		http_respond_error(conn, err.code == EADDRINUSE ? 409 : 400, "%s", err.msg);
+		goto out;
+	}
+	create_record(conn, body, img, name, settings);
 out:
 	berth_error_clear(&err);
 	json_decref(img);
@@ -737,21 +773,6 @@ static int limit_resources(container *c, json_t *spec, berth_error *err)
 	json_object_foreach(json_object_get(h, "Sysctls"), k, v)
 	    json_object_set(json_object_get(lx, "sysctl"), k, v);
 	json_object_set_new(lx, "cgroupsPath", json_sprintf("/berth/%s", c->id));
-	const char *nm = json_string_value(json_object_get(h, "NetworkMode"));
-	if (nm && !strcmp(nm, "host")) {
-		json_t *ns = json_object_get(lx, "namespaces"), *n;
-		json_array_foreach(
-		    ns, i, n) if (!strcmp(json_string_value(json_object_get(n, "type")), "network"))
-		{
-			json_array_remove(ns, i);
-			break;
-		}
-	} else if (nm && strcmp(nm, "none") && strcmp(nm, "default") && strcmp(nm, "bridge")) {
-		return berth_error_msg(err, ENOTSUP,
-				       "network mode \"%s\" is not supported yet: berth runs "
-				       "containers with --network none or host",
-				       nm);
-	}
 	return 0;
 }
 
@@ -807,7 +828,9 @@ static json_t *build_spec(container *c, engine_store *s, const char *rootfs, ber
 	json_t *spec = engine_spec_generate(s, &o, err);
 	if (!spec)
 		return NULL;
-	if (limit_resources(c, spec, err) < 0 || host_mounts(c, spec, rootfs, err) < 0) {
+	_cleanup_free_ char *dir = cdir(c, NULL);
+	if (limit_resources(c, spec, err) < 0 || host_mounts(c, spec, rootfs, err) < 0 ||
+	    net_prepare(c->rec, dir, spec, err) < 0) {
 		json_decref(spec);
 		return NULL;
 	}
@@ -910,6 +933,7 @@ static void monitor_reaped(struct ev_loop *loop, ev_child *w, int revents)
 static void teardown(container *c)
 {
 	berth_error err = BERTH_ERROR_INIT;
+	net_release(c->rec);
 	if (engine_runtime_delete(c->id, true, rt_opts(), &err) < 0 && err.code != ENOENT)
 		fprintf(stderr, "berthd: container %.12s: %s\n", c->id, err.msg);
 	berth_error_clear(&err);
@@ -983,6 +1007,12 @@ static void started(container *c, int pid)
 	int wfd = monitor_connect(c, 'w');
 	if (wfd < 0) {
 		start_failed(c, "cannot reach the container's monitor");
+		return;
+	}
+	if (net_attach(c->rec, pid, &err) < 0) {
+		close(wfd);
+		start_failed(c, err.msg);
+		berth_error_clear(&err);
 		return;
 	}
 	if (engine_runtime_start(c->id, rt_opts(), &err) < 0) {
@@ -1169,8 +1199,10 @@ static int do_start(container *c, berth_error *err)
 	c->starting = true;
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0) {
+		net_release(c->rec);
 		engine_rootfs_detach(s, rootfs, NULL);
+	}
 	json_decref(spec);
 	engine_store_close(s);
 	return rc;

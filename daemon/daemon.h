@@ -62,6 +62,31 @@ void exec_inspect_h(http_conn *c, const char *exec_id);
  * none. */
 const char *containers_using_image(const char *image_id, bool force);
 
+/* The next container in berthd's list; its record (Docker's inspect form); writes it. */
+container *container_next(container *c);
+json_t *container_rec(container *c);
+int container_save(container *c, berth_error *err);
+
+/* ---- networks (network.c) ---- */
+
+/* Loads the networks (making bridge, host and none at first start), their bridges and DNS. */
+int networks_load(berth_error *err);
+/* After containers_load: leftover veths and bridges go, ports are held again, the nftables
+ * table is written. */
+void networks_reconcile(void);
+void network_h(http_conn *c, http_request *req, const char *rest);
+/* NetworkSettings of a new container from its create body (networks must exist). */
+json_t *net_settings_for_create(json_t *body, berth_error *err);
+/* The host ports a create body publishes are free (or err names who holds them). */
+int net_check_ports(json_t *body, berth_error *err);
+/* Before the spec is written: addresses, host ports, /etc/hosts, /etc/hostname,
+ * /etc/resolv.conf (written in dir and bound into spec), the network namespace. */
+int net_prepare(json_t *rec, const char *dir, json_t *spec, berth_error *err);
+/* The init (pid) exists and waits: its interfaces, addresses, routes; the port rules. */
+int net_attach(json_t *rec, int pid, berth_error *err);
+/* It ended: veths, addresses and ports go back. */
+void net_release(json_t *rec);
+
 /* ---- images (image.c) ---- */
 void image_h(http_conn *c, http_request *req, const char *rest);
 

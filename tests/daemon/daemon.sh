@@ -16,6 +16,8 @@ export BERTH_ROOT=$T/root BERTH_RUN=$T/run
 export BERTHD_REQUEST_TIMEOUT=2
 SOCK=$BERTH_RUN/berthd.sock
 fails=0
+# berth's links that were there before this test (another berthd's): never touched
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^berth' | sort)
 
 berthd_pid() { cat "$BERTH_RUN/berthd.pid" 2>/dev/null; }
 # processes this test started: berthd and the monitors it spawned (by their command lines)
@@ -28,6 +30,10 @@ cleanup() {
 	for id in $("$BERTH" ps -aq --no-trunc 2>/dev/null); do "$BERTH" rm -f "$id" >/dev/null 2>&1; done
 	[ -n "$(berthd_pid)" ] && kill -9 "$(berthd_pid)" 2>/dev/null
 	for p in $(our_pids); do kill -9 "$p" 2>/dev/null; done
+	# the default network's bridge and berth's table, if this test's berthd made them
+	for l in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^berth' | sort |
+		comm -23 - <(echo "$links_before")); do ip link del "$l" 2>/dev/null; done
+	[ -z "$links_before" ] && nft delete table ip berth 2>/dev/null
 	for m in $(findmnt -rn -o TARGET | grep "^$T/" | sort -r); do umount -l "$m"; done
 	for d in /sys/fs/cgroup/berth /sys/fs/cgroup/*/berth; do
 		for id in $(ls "$T/root/containers" 2>/dev/null); do rmdir "$d/$id" 2>/dev/null; done

@@ -65,6 +65,16 @@ static void templates_read_dotted_paths_and_json(void **state)
 	t = format_template("{{.Args}} {{.Missing}}", o);
 	assert_string_equal(t, "[a b] <no value>");
 	free(t);
+	t = format_template("{{index .Labels \"k\"}} {{index .Args 1}} {{len .Args}} "
+			    "{{(index .Args 0)}} {{index .Labels \"none\"}}",
+			    o);
+	assert_string_equal(t, "v b 2 a <no value>");
+	free(t);
+	json_decref(o);
+	o = json_pack("{s:{s:[{s:s}]}}", "IPAM", "Config", "Gateway", "10.0.0.1");
+	t = format_template("{{(index .IPAM.Config 0).Gateway}}", o);
+	assert_string_equal(t, "10.0.0.1");
+	free(t);
 	json_decref(o);
 }
 
