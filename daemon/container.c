@@ -933,10 +933,10 @@ static void monitor_reaped(struct ev_loop *loop, ev_child *w, int revents)
 static void teardown(container *c)
 {
 	berth_error err = BERTH_ERROR_INIT;
-	net_release(c->rec);
 	if (engine_runtime_delete(c->id, true, rt_opts(), &err) < 0 && err.code != ENOENT)
 		fprintf(stderr, "berthd: container %.12s: %s\n", c->id, err.msg);
 	berth_error_clear(&err);
+	net_release(c->rec); /* after the processes: their namespace takes the veths along */
 	_cleanup_free_ char *rd = rdir(c, NULL);
 	rm_rf(rd, NULL);
 	_cleanup_free_ char *rootfs = cdir(c, "rootfs");

@@ -74,10 +74,12 @@ static struct {
 	net_pool *pools;
 	size_t npools;
 	port_hold *ports;
+	ev_timer sweep;
 	unsigned rr; /* round robin */
 } N;
 
 static network *network_find(const char *ref);
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void dns_open(network *n);
 static void dns_close(network *n);
 
@@ -454,6 +456,7 @@ int networks_load(berth_error *err)
 		return berth_error_prefix(err, "BERTHD_ADDRESS_POOLS");
 	if (!(N.nl = net_nl_open(err)) || !(N.nft = net_nft_new(err)))
 		return -1;
+	ev_timer_init(&N.sweep, sweep_cb, 1.0, 0);
 	DIR *d = opendir(N.dir);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
@@ -492,22 +495,20 @@ int networks_load(berth_error *err)
 static void port_unhold(const char *cid);
 static int ports_hold(json_t *rec, berth_error *err);
 
-/* After a crash: leftover veths and bridges go, ports are held again, the table is rewritten. */
-void networks_reconcile(void)
+/* veths and bridges that no container or network owns go: those of containers that ended
+ * while berthd was away or before it could delete them, and debris of a crash. */
+static void links_sweep(void)
 {
 	json_t *want = json_object();
 	for (container *c = D.containers; c; c = container_next(c)) {
-		json_t *rec = container_rec(c), *ep;
+		json_t *ep;
 		const char *key;
-		if (!c_running(rec))
-			continue;
-		json_object_foreach(c_networks(rec), key, ep)
+		json_object_foreach(c_networks(container_rec(c)), key, ep)
 		{
 			const char *eid = json_string_value(json_object_get(ep, "EndpointID"));
 			if (eid && strlen(eid) >= 9)
 				json_object_set_new(want, eid, json_true());
 		}
-		ports_hold(rec, NULL);
 	}
 	char **kinds = NULL;
 	char **links = net_nl_links(N.nl, "berth", &kinds, NULL);
@@ -516,11 +517,10 @@ void networks_reconcile(void)
 		if (!strcmp(kinds[i], "bridge")) {
 			for (network *n = N.list; n; n = n->next)
 				keep |= n->is_bridge && !strcmp(n->bridge, links[i]);
-		} else if (!strcmp(kinds[i], "veth")) {
+		} else if (!strcmp(kinds[i], "veth") && str_has_prefix(links[i], "berthv")) {
 			const char *k;
 			json_t *v;
-			json_object_foreach(want, k, v) keep |=
-			    str_has_prefix(links[i], "berthv") && !strncmp(links[i] + 6, k, 9);
+			json_object_foreach(want, k, v) keep |= !strncmp(links[i] + 6, k, 9);
 		} else {
 			keep = true; /* not a kind berth makes */
 		}
@@ -530,6 +530,20 @@ void networks_reconcile(void)
 	strv_free(links);
 	strv_free(kinds);
 	json_decref(want);
+}
+
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	links_sweep();
+}
+
+/* After a crash: leftover veths and bridges go, ports are held again, the table is rewritten. */
+void networks_reconcile(void)
+{
+	for (container *c = D.containers; c; c = container_next(c))
+		if (c_running(container_rec(c)))
+			ports_hold(container_rec(c), NULL);
+	links_sweep();
 	nft_sync();
 }
 
@@ -1325,20 +1339,25 @@ int net_attach_one(json_t *rec, network *nw, json_t *ep, int pid, size_t index, 
 	return net_nl_attach(N.nl, fd, &e, 1, false, err);
 }
 
+/*
+ * The container's processes are gone: its network namespace goes with the last of them and
+ * takes the veth pairs along (the kernel does it, asynchronously). Deleting them here would
+ * wait for the kernel's RCU grace period (~15 ms) on every exit; a sweep a second later
+ * deletes whatever is still there (a namespace someone else kept alive).
+ */
 void net_release(json_t *rec)
 {
 	json_t *ep;
 	const char *k;
 	const char *cid = json_string_value(json_object_get(rec, "Id"));
+	bool had_veth = false;
 	json_object_foreach(c_networks(rec), k, ep)
 	{
 		const char *eid = json_string_value(json_object_get(ep, "EndpointID"));
-		if (eid && strlen(eid) >= 9) {
-			char name[IFNAMSIZ];
-			snprintf(name, sizeof name, "berthv%.9s", eid);
-			net_nl_link_del(N.nl, name, NULL);
-		}
+		had_veth |= eid && strlen(eid) >= 9;
 	}
+	if (had_veth && !ev_is_active(&N.sweep))
+		ev_timer_start(D.loop, &N.sweep);
 	bool had_ports = false;
 	for (port_hold *p = N.ports; p; p = p->next)
 		had_ports |= cid && !strcmp(p->cid, cid);

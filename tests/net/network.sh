@@ -104,6 +104,21 @@ B network create -l purpose=test appnet >/dev/null
 check "network create makes a bridge named berth... with a subnet from the pool" \
 	"ip link show \"\$(B network inspect appnet -f '{{index .Options \"com.docker.network.bridge.name\"}}')\" >/dev/null 2>&1 &&
 	 B network inspect appnet -f '{{(index .IPAM.Config 0).Subnet}}' | grep -q '^172\.'"
+# a subnet the host routes is skipped: the one the pool gives next is taken by a route first
+B network create probe >/dev/null
+NEXT=$(B network inspect probe -f '{{(index .IPAM.Config 0).Subnet}}')
+B network rm probe >/dev/null
+# (a veth pair: this kernel has no dummy links; berthd's sweep leaves veths not named berthv*)
+ip link add berthtr0 type veth peer name berthtr1 && ip addr add "${NEXT%.0/*}.1/${NEXT#*/}" dev berthtr0 &&
+	ip link set berthtr1 up && ip link set berthtr0 up
+B network create probe >/dev/null
+check "a subnet already routed on the host is skipped ($NEXT)" \
+	"[ \"\$(B network inspect probe -f '{{(index .IPAM.Config 0).Subnet}}')\" != '$NEXT' ]"
+out=$(B network create --subnet "$NEXT" clash 2>&1)
+check "--subnet that overlaps a route is refused, naming the overlap" \
+	"echo \"\$out\" | grep -q 'overlaps'"
+B network rm probe >/dev/null
+ip link del berthtr0
 check "network ls filters by label" \
 	"[ \"\$(B network ls -q -f label=purpose=test | wc -l)\" = 1 ]"
 B run -d --name web --network appnet --network-alias www $NT busybox \
@@ -203,6 +218,10 @@ check "a random host port on 127.0.0.1 (berth port shows it)" \
 check "a published UDP port answers" \
 	"[ \"\$($NETTOOL udp-send 127.0.0.1 18081 ping-udp)\" = echo:ping-udp ]"
 check "berth port lists every mapping" "[ \"\$(B port pub | wc -l)\" = 3 ]"
+B run -d --name ranged --network appnet -p 127.0.0.1:18090-18092:7000-7002 busybox sleep 1000 >/dev/null
+check "a range of ports publishes each port" \
+	"[ \"\$(B port ranged | sort | tr '\n' ' ')\" = '7000/tcp -> 127.0.0.1:18090 7001/tcp -> 127.0.0.1:18091 7002/tcp -> 127.0.0.1:18092 ' ]"
+B rm -f ranged >/dev/null
 out=$(B run -d --name taken --network appnet -p 18080:80 busybox true 2>&1)
 check "a port another container holds is refused before anything is made, naming it" \
 	"echo \"\$out\" | grep -q 'allocated by container pub' && ! B inspect taken >/dev/null 2>&1"
