@@ -48,6 +48,7 @@ struct network {
 	net_subnet subnet, range;
 	uint32_t gateway;
 	char bridge[IFNAMSIZ];
+	int ifindex;			/* the bridge's, once known */
 	bool is_bridge, internal, user; /* user: a user-defined network (names resolve) */
 	int dns_udp, dns_tcp;
 	ev_io udp_io, tcp_io;
@@ -211,7 +212,8 @@ static network *network_new(const char *name, const char *driver, json_t *body, 
 		goto fail;
 	}
 	if (gw && *gw) {
-		if (net_parse_ip(gw, &g) < 0 || !net_subnet_contains(s, g)) {
+		if (net_parse_ip(gw, &g) < 0 || !net_subnet_contains(s, g) || g == s.addr ||
+		    g == (s.addr | ~net_subnet_mask(s.prefix))) {
 			berth_error_msg(err, EINVAL, "invalid gateway %s: it must be in the subnet",
 					gw);
 			goto fail;
@@ -1268,14 +1270,17 @@ static void endpoint_fill(net_endpoint *e, network *nw, json_t *ep, char *host, 
 
 static int bridge_index(network *nw, berth_error *err)
 {
+	if (nw->ifindex > 0)
+		return nw->ifindex;
 	int idx = net_nl_bridge_ifindex(N.nl, nw->bridge, NULL);
 	if (idx >= 0)
-		return idx;
+		return nw->ifindex = idx;
 	/* the bridge was deleted behind berthd's back: made again */
 	if (network_up(nw, err) < 0)
 		return -1;
 	nft_sync();
-	return net_nl_bridge_ifindex(N.nl, nw->bridge, err);
+	idx = net_nl_bridge_ifindex(N.nl, nw->bridge, err);
+	return idx > 0 ? nw->ifindex = idx : idx;
 }
 
 int net_attach(json_t *rec, int pid, berth_error *err)
@@ -1286,7 +1291,8 @@ int net_attach(json_t *rec, int pid, berth_error *err)
 	_cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return berth_error_set(err, errno, "open %s", p);
-	json_t *nets = c_networks(rec), *ep;
+	json_t *nets = c_networks(rec), *ep, *ep2;
+	const char *key2;
 	size_t n = json_object_size(nets), i = 0;
 	net_endpoint *eps = xcalloc(n + 1, sizeof *eps);
 	char(*names)[IFNAMSIZ] = xcalloc(n + 1, IFNAMSIZ);
@@ -1303,11 +1309,33 @@ int net_attach(json_t *rec, int pid, berth_error *err)
 		if (idx < 0)
 			goto out;
 		endpoint_fill(&eps[i], nw, ep, names[i], ifn[i], i, idx, !route && !nw->internal);
+		eps[i].ifindex = (int)i + 2; /* a new namespace has only lo, 1 */
 		route |= !nw->internal;
 		i++;
 	}
-	if (net_nl_attach(N.nl, fd, eps, i, i == 0, err) < 0)
-		goto out;
+	if (net_nl_attach(N.nl, fd, eps, i, i == 0, err) < 0) {
+		/* a bridge deleted (and perhaps made again) behind berthd's back: its index is
+		 * looked up again, the bridge made again if need be, and the attach tried once more
+		 */
+		bool stale = false;
+		size_t j = 0;
+		json_object_foreach(nets, key2, ep2)
+		{
+			network *nw = ep_network(key2, ep2);
+			if (!nw || !ep_ip(ep2) || j >= i)
+				continue;
+			int cached = nw->ifindex;
+			nw->ifindex = 0;
+			int idx = bridge_index(nw, NULL);
+			stale |= idx != cached;
+			eps[j++].bridge_ifindex = idx;
+		}
+		if (!stale)
+			goto out;
+		berth_error_clear(err);
+		if (net_nl_attach(N.nl, fd, eps, i, i == 0, err) < 0)
+			goto out;
+	}
 	json_object_set_new(json_object_get(rec, "NetworkSettings"), "SandboxKey", json_string(p));
 	if (json_object_size(json_object_get(json_object_get(rec, "NetworkSettings"), "Ports")) &&
 	    nft_sync() < 0) {
@@ -1910,6 +1938,13 @@ static void create_h(http_conn *conn, json_t *body)
 	network *n = network_new(name, "bridge", body, &err);
 	if (!n)
 		goto fail;
+	/* a link of that name that berth did not make is never taken over (nor deleted later) */
+	if (net_nl_link_exists(N.nl, n->bridge)) {
+		berth_error_msg(&err, EEXIST, "a network interface named %s exists already",
+				n->bridge);
+		network_free(n);
+		goto fail;
+	}
 	if (network_save(n, &err) < 0) {
 		network_free(n);
 		goto fail;

@@ -79,6 +79,7 @@ int net_nl_routes(net_nl *nl, net_subnet **out, size_t *n, berth_error *err);
 typedef struct {
 	const char *host_name, *ifname;
 	int bridge_ifindex;
+	int ifindex; /* the index inside the namespace (a new one has only lo, 1); 0: any */
 	uint32_t ip, gateway;
 	int prefix;
 	bool default_route;

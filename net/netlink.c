@@ -298,6 +298,8 @@ static int create_veth(net_nl *nl, int nsfd, const net_endpoint *ep, berth_error
 	rtnl_link_set_flags(veth, IFF_UP);
 	struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
 	rtnl_link_set_name(peer, ep->ifname);
+	if (ep->ifindex > 0)
+		rtnl_link_set_ifindex(peer, ep->ifindex);
 	rtnl_link_set_ns_fd(peer, nsfd);
 	struct nl_addr *mac = nl_addr_build(AF_LLC, ep->mac, 6);
 	rtnl_link_set_addr(peer, mac);
@@ -334,25 +336,46 @@ static int default_route(struct nl_sock *sk, int ifindex, uint32_t gw, const cha
 	return 0;
 }
 
-static int configure_inside(struct nl_sock *sk, const net_endpoint *eps, size_t n, berth_error *err)
+/* Sets a link up by its index, without asking for it first. */
+static int up_by_index(struct nl_sock *sk, int ifindex, const char *name, berth_error *err)
 {
-	struct rtnl_link *l = NULL;
-	int r = rtnl_link_get_kernel(sk, 0, "lo", &l);
-	if (r < 0)
-		return nlerr(err, r, "find", "lo");
-	r = link_up(sk, l, err);
+	struct rtnl_link *l = rtnl_link_alloc(), *ch = rtnl_link_alloc();
+	rtnl_link_set_ifindex(l, ifindex);
+	rtnl_link_set_flags(ch, IFF_UP);
+	int r = rtnl_link_change(sk, l, ch, 0);
 	rtnl_link_put(l);
+	rtnl_link_put(ch);
 	if (r < 0)
+		return nlerr(err, r, "set up", name);
+	return 0;
+}
+
+/* Four requests for a container with one network: lo up, eth0 up, its address, the route
+ * (the veth was made at a known index: nothing is asked first). */
+static int configure_inside(struct nl_sock *sk, const net_endpoint *eps, size_t n, bool lo,
+			    berth_error *err)
+{
+	if (lo && up_by_index(sk, 1, "lo", err) < 0) /* lo is always 1 in a namespace */
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const net_endpoint *ep = &eps[i];
-		r = rtnl_link_get_kernel(sk, 0, ep->ifname, &l);
-		if (r < 0)
-			return nlerr(err, r, "find", ep->ifname);
-		int idx = rtnl_link_get_ifindex(l);
-		r = link_up(sk, l, err);
-		rtnl_link_put(l);
-		if (r < 0 || add_addr(sk, idx, ep->ip, ep->prefix, ep->ifname, err) < 0)
+		int idx = ep->ifindex;
+		berth_error e2 = BERTH_ERROR_INIT;
+		/* the index asked for at creation, else (a namespace that had other links) by name
+		 */
+		if (idx <= 0 || up_by_index(sk, idx, ep->ifname, &e2) < 0) {
+			berth_error_clear(&e2);
+			struct rtnl_link *l = NULL;
+			int r = rtnl_link_get_kernel(sk, 0, ep->ifname, &l);
+			if (r < 0)
+				return nlerr(err, r, "find", ep->ifname);
+			idx = rtnl_link_get_ifindex(l);
+			r = link_up(sk, l, err);
+			rtnl_link_put(l);
+			if (r < 0)
+				return -1;
+		}
+		if (add_addr(sk, idx, ep->ip, ep->prefix, ep->ifname, err) < 0)
 			return -1;
 		if (ep->default_route && default_route(sk, idx, ep->gateway, ep->ifname, err) < 0)
 			return -1;
@@ -370,7 +393,10 @@ int net_nl_attach(net_nl *nl, int nsfd, const net_endpoint *eps, size_t n, bool 
 		if (create_veth(nl, nsfd, &eps[made], err) < 0)
 			goto out;
 	sk = socket_in(nl, nsfd, err);
-	if (!sk || configure_inside(sk, eps, lo_only ? 0 : n, err) < 0)
+	/* lo_only: a namespace without networks; n without lo_only and a first index of 0: an
+	 * interface added to a running container (lo is up already) */
+	if (!sk ||
+	    configure_inside(sk, eps, lo_only ? 0 : n, lo_only || eps[0].ifindex > 0, err) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -283,6 +283,15 @@ check "... leftover veths and bridges are removed" \
 check "... and the port rule is there again" "nft list chain ip berth ports | grep -q 'dport 18082'"
 B rm -f survivor victim >/dev/null
 
+# ---- a bridge deleted behind berthd's back is made again by the next start
+B network create fragile >/dev/null
+B run --rm --network fragile busybox true
+ip link del "$(B network inspect fragile -f '{{index .Options "com.docker.network.bridge.name"}}')"
+out=$(B run --rm --network fragile busybox ip -o -4 addr show eth0 2>&1)
+check "a network whose bridge was deleted by hand works again at the next start" \
+	"echo \"\$out\" | grep -q 'inet 172\.'"
+B network rm fragile >/dev/null
+
 # ---- 50 containers on one network
 B network create fifty >/dev/null
 ids=$(for i in $(seq 50); do B run -d --network fifty --name "f$i" busybox sleep 1000 & done; wait)
