@@ -2390,12 +2390,33 @@ static json_t *summary(container *c)
 		    sb_addf(&cmd, "%s%s", cmd.len ? " " : "", json_string_value(v));
 	}
 	const char *sa = json_string_value(json_object_get(c->rec, "Created"));
-	return json_pack("{s:s,s:[s],s:O,s:O,s:s,s:I,s:s,s:s,s:O,s:[]}", "Id", c->id, "Names",
-			 json_string_value(json_object_get(c->rec, "Name")), "Image",
+	/* Docker's summary ports: one entry per binding, and exposed ports without one */
+	json_t *ports = json_array(), *l, *b;
+	const char *k;
+	json_t *ns = json_object_get(c->rec, "NetworkSettings");
+	json_object_foreach(json_object_get(ns, "Ports"), k, l)
+	{
+		int port = atoi(k);
+		const char *proto = strchr(k, '/') ? strchr(k, '/') + 1 : "tcp";
+		if (!json_array_size(l))
+			json_array_append_new(
+			    ports, json_pack("{s:i,s:s}", "PrivatePort", port, "Type", proto));
+		json_array_foreach(l, i, b) json_array_append_new(
+		    ports, json_pack("{s:O,s:i,s:i,s:s}", "IP", json_object_get(b, "HostIp"),
+				     "PrivatePort", port, "PublicPort",
+				     atoi(json_string_value(json_object_get(b, "HostPort")) ?: "0"),
+				     "Type", proto));
+	}
+	json_t *nets = json_object(), *ep;
+	json_object_foreach(json_object_get(ns, "Networks"), k, ep)
+	    json_object_set_new(nets, k, json_deep_copy(ep));
+	return json_pack("{s:s,s:[s],s:O,s:O,s:s,s:I,s:s,s:s,s:O,s:o,s:{s:o}}", "Id", c->id,
+			 "Names", json_string_value(json_object_get(c->rec, "Name")), "Image",
 			 json_object_get(cf, "Image"), "ImageID", json_object_get(c->rec, "Image"),
 			 "Command", cmd.buf ? cmd.buf : "", "Created",
 			 (json_int_t)(parse_log_time(sa) / 1000000000LL), "State", s, "Status",
-			 text, "Labels", json_object_get(cf, "Labels"), "Ports");
+			 text, "Labels", json_object_get(cf, "Labels"), "Ports", ports,
+			 "NetworkSettings", "Networks", nets);
 }
 
 static int newest_first(const void *a, const void *b)

@@ -495,7 +495,7 @@ int networks_load(berth_error *err)
 }
 
 static void port_unhold(const char *cid);
-static int ports_hold(json_t *rec, berth_error *err);
+static int ports_hold(json_t *rec, bool again, berth_error *err);
 
 /* veths and bridges that no container or network owns go: those of containers that ended
  * while berthd was away or before it could delete them, and debris of a crash. */
@@ -544,7 +544,7 @@ void networks_reconcile(void)
 {
 	for (container *c = D.containers; c; c = container_next(c))
 		if (c_running(container_rec(c)))
-			ports_hold(container_rec(c), NULL);
+			ports_hold(container_rec(c), true, NULL);
 	links_sweep();
 	nft_sync();
 }
@@ -714,10 +714,12 @@ static uint32_t port_target(json_t *rec)
 }
 
 /* Holds every published port of a container and records them in NetworkSettings.Ports. */
-static int ports_hold(json_t *rec, berth_error *err)
+static int ports_hold(json_t *rec, bool again, berth_error *err)
 {
 	const char *cid = json_string_value(json_object_get(rec, "Id"));
-	json_t *want = wanted_ports(rec);
+	/* again (berthd restarted): the ports it had, random ones included, not new ones */
+	json_t *had = json_object_get(json_object_get(rec, "NetworkSettings"), "Ports");
+	json_t *want = again && json_object_size(had) ? json_deep_copy(had) : wanted_ports(rec);
 	json_t *ports = json_object();
 	const char *k;
 	json_t *v;
@@ -777,6 +779,10 @@ static int ports_hold(json_t *rec, berth_error *err)
 							"HostPort", json_sprintf("%d", port)));
 		}
 	}
+	/* exposed ports without a binding are listed too, as Docker does: "9000/tcp": null */
+	json_object_foreach(json_object_get(json_object_get(rec, "Config"), "ExposedPorts"), k,
+			    v) if (!json_array_size(json_object_get(ports, k)))
+	    json_object_set_new(ports, k, json_null());
 	json_object_set_new(json_object_get(rec, "NetworkSettings"), "Ports", ports);
 	json_decref(want);
 	return 0;
@@ -1238,7 +1244,7 @@ int net_prepare(json_t *rec, const char *dir, json_t *spec, berth_error *err)
 			embedded = n->dns_udp >= 0;
 		}
 	}
-	if (ports_hold(rec, err) < 0 ||
+	if (ports_hold(rec, false, err) < 0 ||
 	    write_etc(rec, dir, first_ip, first_gw, embedded, spec, err) < 0)
 		goto fail;
 	return 0;

@@ -218,6 +218,9 @@ check "a random host port on 127.0.0.1 (berth port shows it)" \
 check "a published UDP port answers" \
 	"[ \"\$($NETTOOL udp-send 127.0.0.1 18081 ping-udp)\" = echo:ping-udp ]"
 check "berth port lists every mapping" "[ \"\$(B port pub | wc -l)\" = 3 ]"
+check "ps shows the published ports and the networks as Docker does" \
+	"B ps --filter name=pub --format '{{.Ports}}' | grep -q '0.0.0.0:18080->80/tcp' &&
+	 B ps --filter name=pub --format '{{.Networks}}' | grep -qx appnet"
 B run -d --name ranged --network appnet -p 127.0.0.1:18090-18092:7000-7002 busybox sleep 1000 >/dev/null
 check "a range of ports publishes each port" \
 	"[ \"\$(B port ranged | sort | tr '\n' ' ')\" = '7000/tcp -> 127.0.0.1:18090 7001/tcp -> 127.0.0.1:18091 7002/tcp -> 127.0.0.1:18092 ' ]"
@@ -262,8 +265,9 @@ B rm -f alpha-db-1 alpha-app-1 beta-db-1 beta-app-1 >/dev/null
 B network rm alpha_default beta_default >/dev/null
 
 # ---- crash recovery
-B run -d --name survivor --network appnet -p 18082:80 busybox \
+B run -d --name survivor --network appnet -p 18082:80 -p 127.0.0.1::80 busybox \
 	sh -c 'echo survived >/index.html && httpd -f -p 80 -h /' >/dev/null
+RANDOM_PORT=$(B port survivor 80 | grep '^127.0.0.1:' | cut -d: -f2)
 B run -d --name victim --network appnet busybox sleep 1000 >/dev/null
 VIP=$(ip_of victim appnet)
 VPID=$(B inspect -f '{{.State.Pid}}' victim)
@@ -281,6 +285,9 @@ check "... the one that died meanwhile has no address, and its address is free a
 check "... leftover veths and bridges are removed" \
 	"! ip link show berthv0dead0bee >/dev/null 2>&1 && ! ip link show berth-stale0001 >/dev/null 2>&1"
 check "... and the port rule is there again" "nft list chain ip berth ports | grep -q 'dport 18082'"
+check "... and a random host port is the same one as before" \
+	"[ \"\$(B port survivor 80 | grep '^127.0.0.1:' | cut -d: -f2)\" = '$RANDOM_PORT' ] &&
+	 [ \"\$(timeout 5 busybox wget -qO- http://127.0.0.1:$RANDOM_PORT/)\" = survived ]"
 B rm -f survivor victim >/dev/null
 
 # ---- a bridge deleted behind berthd's back is made again by the next start
