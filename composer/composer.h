@@ -156,6 +156,15 @@ void composer_project_free(composer_project *p);
 /* `docker compose config` output: YAML with every `$` written `$$`. */
 char *composer_project_yaml(const composer_project *p, bool escape_dollar);
 char *composer_project_json(const composer_project *p, bool escape_dollar);
+/* The config hash of a normalised service (the loader's JSON form): sha256 of its compact,
+ * key-sorted JSON without build, pull_policy, scale, deploy.replicas, depends_on, profiles
+ * and x-* keys. Newly allocated hex. */
+char *composer_service_hash(json_t *service);
+/* Docker's container create body (with "Name") for replica `number` of a service of the
+ * project (the loader's JSON form), with docker compose's com.docker.compose.* labels;
+ * NULL and err naming the service and the key that berth cannot apply. */
+json_t *composer_container_body(json_t *project, const char *service, int number, berth_error *err);
+
 /* Services in dependency order (dependencies first); NULL on a cycle. */
 char **composer_service_order(const composer_node *model, size_t *n, berth_error *err);
 

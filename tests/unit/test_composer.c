@@ -282,6 +282,123 @@ static void merge_replaces_command_and_keys_ports(void **state)
 	composer_node_free(a);
 }
 
+static json_t *project_json(composer_project *p)
+{
+	char *t = composer_project_json(p, false);
+	json_t *j = json_loads(t, 0, NULL);
+	free(t);
+	return j;
+}
+
+static void services_become_container_bodies(void **state)
+{
+	(void)state;
+	berth_error err = BERTH_ERROR_INIT;
+	composer_project *p =
+	    load_text("services:\n"
+		      "  web:\n"
+		      "    image: busybox\n"
+		      "    command: httpd -f\n"
+		      "    environment: [A=1]\n"
+		      "    ports: [\"127.0.0.1:8080:80\"]\n"
+		      "    volumes: [data:/data, /srv:/srv:ro]\n"
+		      "    networks: {front: {aliases: [www]}}\n"
+		      "    healthcheck: {test: [CMD, \"true\"], interval: 2s, retries: 3}\n"
+		      "    restart: on-failure:3\n"
+		      "    depends_on: [db]\n"
+		      "  db:\n"
+		      "    image: busybox\n"
+		      "networks: {front: {}}\n"
+		      "volumes: {data: {}}\n",
+		      NULL, 0, &err);
+	assert_non_null(p);
+	json_t *j = project_json(p);
+	json_t *b = composer_container_body(j, "web", 2, &err);
+	assert_non_null(b);
+	assert_string_equal(json_string_value(json_object_get(b, "Name")), "p-web-2");
+	assert_string_equal(json_string_value(json_object_get(b, "Image")), "busybox");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b, "Cmd"), 0)),
+			    "httpd");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(b, "Env"), 0)), "A=1");
+	json_t *hc = json_object_get(b, "HostConfig");
+	json_t *pb =
+	    json_array_get(json_object_get(json_object_get(hc, "PortBindings"), "80/tcp"), 0);
+	assert_string_equal(json_string_value(json_object_get(pb, "HostIp")), "127.0.0.1");
+	assert_string_equal(json_string_value(json_object_get(pb, "HostPort")), "8080");
+	json_t *m0 = json_array_get(json_object_get(hc, "Mounts"), 0);
+	assert_string_equal(json_string_value(json_object_get(m0, "Source")), "p_data");
+	json_t *m1 = json_array_get(json_object_get(hc, "Mounts"), 1);
+	assert_string_equal(json_string_value(json_object_get(m1, "Type")), "bind");
+	assert_true(json_is_true(json_object_get(m1, "ReadOnly")));
+	assert_string_equal(json_string_value(json_object_get(hc, "NetworkMode")), "p_front");
+	json_t *al =
+	    json_object_get(json_object_get(json_object_get(json_object_get(b, "NetworkingConfig"),
+							    "EndpointsConfig"),
+					    "p_front"),
+			    "Aliases");
+	assert_string_equal(json_string_value(json_array_get(al, 0)), "web");
+	assert_string_equal(json_string_value(json_array_get(al, 1)), "www");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(b, "Healthcheck"), "Interval")),
+	    2000000000LL);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name")),
+	    "on-failure");
+	json_t *labels = json_object_get(b, "Labels");
+	assert_string_equal(
+	    json_string_value(json_object_get(labels, "com.docker.compose.project")), "p");
+	assert_string_equal(
+	    json_string_value(json_object_get(labels, "com.docker.compose.service")), "web");
+	assert_int_equal(
+	    strlen(json_string_value(json_object_get(labels, "com.docker.compose.config-hash"))),
+	    64);
+	json_decref(b);
+	/* a service without networks is on the project's default network */
+	b = composer_container_body(j, "db", 1, &err);
+	assert_non_null(b);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(b, "HostConfig"), "NetworkMode")),
+	    "p_default");
+	json_decref(b);
+	json_decref(j);
+	composer_project_free(p);
+}
+
+static void unsupported_keys_are_named(void **state)
+{
+	(void)state;
+	berth_error err = BERTH_ERROR_INIT;
+	composer_project *p = load_text("services:\n  web:\n    image: busybox\n"
+					"    devices: [\"/dev/fuse:/dev/fuse\"]\n"
+					"  b:\n    build: .\n",
+					NULL, 0, &err);
+	assert_non_null(p);
+	json_t *j = project_json(p);
+	assert_null(composer_container_body(j, "web", 1, &err));
+	assert_non_null(strstr(err.msg, "\"web\": devices"));
+	berth_error_clear(&err);
+	assert_null(composer_container_body(j, "b", 1, &err));
+	assert_non_null(strstr(err.msg, "build is not supported"));
+	berth_error_clear(&err);
+	json_decref(j);
+	composer_project_free(p);
+}
+
+static void config_hash_ignores_orchestration_keys(void **state)
+{
+	(void)state;
+	json_t *a = json_pack("{s:s,s:{s:{}},s:i,s:[s],s:s}", "image", "busybox", "depends_on",
+			      "db", "scale", 3, "profiles", "dev", "x-note", "n");
+	json_t *b = json_pack("{s:s}", "image", "busybox");
+	json_t *c = json_pack("{s:s,s:[s]}", "image", "busybox", "command", "true");
+	char *ha = composer_service_hash(a), *hb = composer_service_hash(b),
+	     *hc = composer_service_hash(c);
+	assert_string_equal(ha, hb);
+	assert_string_not_equal(hb, hc);
+	free(ha), free(hb), free(hc);
+	json_decref(a), json_decref(b), json_decref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -297,6 +414,9 @@ int main(void)
 	    cmocka_unit_test(load_profiles_name_the_profile_to_enable),
 	    cmocka_unit_test(load_unknown_key_names_file_line_column),
 	    cmocka_unit_test(merge_replaces_command_and_keys_ports),
+	    cmocka_unit_test(services_become_container_bodies),
+	    cmocka_unit_test(unsupported_keys_are_named),
+	    cmocka_unit_test(config_hash_ignores_orchestration_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
