@@ -17,6 +17,9 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  config      Parse, resolve and render the Compose file in canonical form\n"
+	      "  up          Create and start containers (-d only, so far)\n"
+	      "  down        Stop and remove containers and networks (-v: volumes too)\n"
+	      "  ps          List the project's containers\n"
 	      "  version     Show the berth version\n",
 	      f);
 }
@@ -76,6 +79,12 @@ int cmd_compose(int argc, char **argv)
 		r = 1;
 	} else if (!strcmp(argv[i], "config")) {
 		r = cmd_compose_config(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "up")) {
+		r = cmd_compose_up(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "down")) {
+		r = cmd_compose_down(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "ps")) {
+		r = cmd_compose_ps(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "version")) {
 		printf("berth compose version %s\n", BERTH_VERSION);
 		r = 0;

@@ -17,4 +17,9 @@ typedef struct {
 
 const char *opt_value(int argc, char **argv, int *i, const char *longname, const char *shortname);
 
+/* compose up -d, down, ps (compose_up.c) */
+int cmd_compose_up(int argc, char **argv, const compose_opts *po);
+int cmd_compose_down(int argc, char **argv, const compose_opts *po);
+int cmd_compose_ps(int argc, char **argv, const compose_opts *po);
+
 #endif

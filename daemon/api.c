@@ -23,7 +23,6 @@ void daemon_event(const char *type, const char *action, const char *id, json_t *
 		      id, "Actor", "ID", id, "Attributes", attrs ? attrs : json_object(), "scope",
 		      "local", "time", (json_int_t)(ns / 1000000000LL), "timeNano", (json_int_t)ns);
 	_cleanup_free_ char *text = json_dumps(e, JSON_COMPACT);
-	json_decref(e);
 	size_t n = strlen(text);
 	text[n] = '\n';
 	for (http_conn *c = D.events.first, *next; c; c = next) {
@@ -31,6 +30,10 @@ void daemon_event(const char *type, const char *action, const char *id, json_t *
 		http_write(c, text, n + 1);
 	}
 	text[n] = '\0';
+	/* the projects being brought up wait for starts, health and exits */
+	projects_on_event(type, action, id,
+			  json_incref(json_object_get(json_object_get(e, "Actor"), "Attributes")));
+	json_decref(e);
 }
 
 long long parse_time_arg(const char *s)
@@ -146,6 +149,8 @@ void api_handle(http_conn *c, http_request *req)
 			http_respond_error(c, 404, "page not found: %s %s", req->method, req->path);
 	} else if (str_has_prefix(p, "/images/")) {
 		image_h(c, req, p + strlen("/images"));
+	} else if (str_has_prefix(p, "/projects/")) {
+		project_h(c, req, p + strlen("/projects"));
 	} else if (!strcmp(p, "/networks") || str_has_prefix(p, "/networks/")) {
 		network_h(c, req, p + strlen("/networks"));
 	} else if (!strcmp(p, "/volumes") || str_has_prefix(p, "/volumes/")) {

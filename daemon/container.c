@@ -410,10 +410,9 @@ static json_t *str_or_array(json_t *v)
 	return v ? json_deep_copy(v) : json_null();
 }
 
-static void create_record(http_conn *conn, json_t *body, json_t *img, const char *name,
-			  json_t *settings)
+static container *create_record(json_t *body, json_t *img, const char *name, json_t *settings,
+				berth_error *err)
 {
-	berth_error err = BERTH_ERROR_INIT;
 	const char *image = json_string_value(json_object_get(body, "Image"));
 	unsigned char rnd[32];
 	getrandom(rnd, sizeof rnd, 0);
@@ -465,15 +464,73 @@ static void create_record(http_conn *conn, json_t *body, json_t *img, const char
 	_cleanup_free_ char *logp = xasprintf("%s/%s-json.log", dir, id);
 	json_object_set_new(rec, "LogPath", json_string(logp));
 	json_object_set_new(rec, "Path", json_string(""));
-	if (mkdir_p(dir, 0700, &err) < 0 || save(c, &err) < 0) {
+	if (mkdir_p(dir, 0700, err) < 0 || save(c, err) < 0) {
 		rm_rf(dir, NULL);
 		container_free(c);
-		http_respond_error(conn, 500, "%s", err.msg);
-		berth_error_clear(&err);
-		return;
+		return NULL;
 	}
 	event(c, "create", NULL);
-	http_respond(conn, 201, json_pack("{s:s,s:[]}", "Id", id, "Warnings"));
+	return c;
+}
+
+/* Creates a container from Docker's create body; NULL and *status (the HTTP status) and err. */
+container *container_create(json_t *body, const char *name, int *status, berth_error *err)
+{
+	json_t *img = NULL;
+	engine_store *s = NULL;
+	container *c = NULL;
+	*status = 400;
+	if (check_types(body, err) < 0)
+		goto out;
+	const char *image = json_string_value(json_object_get(body, "Image"));
+	if (!image || !*image) {
+		berth_error_msg(err, EINVAL, "Config.Image: an image is required");
+		goto out;
+	}
+	if (name && *name) {
+		const char *n = name[0] == '/' ? name + 1 : name;
+		if (!valid_name(n)) {
+			berth_error_msg(
+			    err, EINVAL,
+			    "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+			    "are allowed",
+			    n);
+			goto out;
+		}
+		if (name_taken(n)) {
+			container *o = container_find(n, NULL);
+			*status = 409;
+			berth_error_msg(err, EEXIST,
+					"Conflict. The container name \"/%s\" is already in use by "
+					"container \"%s\". You have to remove (or rename) that "
+					"container to be able to reuse that name.",
+					n, o ? o->id : "?");
+			goto out;
+		}
+	}
+	if (!(s = engine_store_open_read(D.root, err)) ||
+	    !(img = engine_image_inspect(s, image, err))) {
+		*status = 404;
+		goto out;
+	}
+	/* a missing network or a taken port is refused before anything exists */
+	json_t *settings = net_settings_for_create(body, err);
+	if (!settings) {
+		*status = err->code == ENOENT ? 404 : 400;
+		goto out;
+	}
+	if (net_check_ports(body, err) < 0) {
+		json_decref(settings);
+		*status = err->code == EADDRINUSE ? 409 : 400;
+		goto out;
+	}
+	c = create_record(body, img, name, settings, err);
+	if (!c)
+		*status = 500;
+out:
+	json_decref(img);
+	engine_store_close(s);
+	return c;
 }
 
 void container_create_h(http_conn *conn, http_request *req)
@@ -482,64 +539,16 @@ void container_create_h(http_conn *conn, http_request *req)
 	json_t *body = json_loadb(req->body.buf ? req->body.buf : "", req->body.len, 0, &je);
 	berth_error err = BERTH_ERROR_INIT;
 	_cleanup_free_ char *name = http_query(req->query, "name");
-	json_t *img = NULL;
-	engine_store *s = NULL;
-	if (!json_is_object(body)) {
+	int status;
+	container *c;
+	if (!json_is_object(body))
 		http_respond_error(conn, 400, "invalid JSON body: %s",
 				   body ? "not an object" : je.text);
-		goto out;
-	}
-	if (check_types(body, &err) < 0) {
-		http_respond_error(conn, 400, "%s", err.msg);
-		goto out;
-	}
-	const char *image = json_string_value(json_object_get(body, "Image"));
-	if (!image || !*image) {
-		http_respond_error(conn, 400, "Config.Image: an image is required");
-		goto out;
-	}
-	if (name && *name) {
-		const char *n = name[0] == '/' ? name + 1 : name;
-		if (!valid_name(n)) {
-			http_respond_error(
-			    conn, 400,
-			    "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-			    "are allowed",
-			    n);
-			goto out;
-		}
-		if (name_taken(n)) {
-			container *o = container_find(n, NULL);
-			http_respond_error(
-			    conn, 409,
-			    "Conflict. The container name \"/%s\" is already in use by "
-			    "container \"%s\". You have to remove (or rename) that "
-			    "container to be able to reuse that name.",
-			    n, o ? o->id : "?");
-			goto out;
-		}
-	}
-	if (!(s = engine_store_open_read(D.root, &err)) ||
-	    !(img = engine_image_inspect(s, image, &err))) {
-		http_respond_error(conn, 404, "%s", err.msg);
-		goto out;
-	}
-	/* a missing network or a taken port is refused before anything exists */
-	json_t *settings = net_settings_for_create(body, &err);
-	if (!settings) {
-		http_respond_error(conn, err.code == ENOENT ? 404 : 400, "%s", err.msg);
-		goto out;
-	}
-	if (net_check_ports(body, &err) < 0) {
-		json_decref(settings);
-		http_respond_error(conn, err.code == EADDRINUSE ? 409 : 400, "%s", err.msg);
-		goto out;
-	}
-	create_record(conn, body, img, name, settings);
-out:
+	else if ((c = container_create(body, name, &status, &err)))
+		http_respond(conn, 201, json_pack("{s:s,s:[]}", "Id", c->id, "Warnings"));
+	else
+		http_respond_error(conn, status, "%s", err.msg);
 	berth_error_clear(&err);
-	json_decref(img);
-	engine_store_close(s);
 	json_decref(body);
 }
 
@@ -984,6 +993,7 @@ static void start_failed(container *c, const char *msg)
 	set_state(c, "Running", json_false());
 	set_state(c, "Restarting", json_false());
 	save_or_log(c);
+	projects_on_event("container", "start-failed", c->id, json_pack("{s:s}", "message", msg));
 	_cleanup_free_ char *m = xasprintf("failed to create task for container: %s", msg);
 	reply_all(&c->start_waiters, code == 128 ? 500 : 400,
 		  json_pack("{s:s,s:i}", "message", m, "ExitCode", code));
@@ -1433,6 +1443,37 @@ static void do_remove(container *c)
 		}
 	}
 	container_free(c);
+}
+
+int container_start(container *c, berth_error *err)
+{
+	if (c->removing)
+		return berth_error_msg(err, EBUSY, "container %s is marked for removal", cname(c));
+	if (is_running(c))
+		return 1;
+	if (c->starting)
+		return 0;
+	ev_timer_stop(D.loop, &c->restart_timer);
+	json_object_set_new(c->rec, "ManuallyStopped", json_false());
+	return do_start(c, err) < 0 ? -1 : 0;
+}
+
+void container_stop_remove(container *c, int timeout, bool volumes)
+{
+	if (c->removing)
+		return;
+	c->remove_volumes = volumes;
+	if (ev_is_active(&c->restart_timer))
+		cancel_restart(c);
+	if (c->starting) {
+		c->remove_after_exit = true;
+		c->stop_after_start = true;
+	} else if (is_running(c)) {
+		c->remove_after_exit = true;
+		stop(c, timeout);
+	} else {
+		do_remove(c);
+	}
 }
 
 void container_delete_h(http_conn *conn, http_request *req, container *c)

@@ -62,6 +62,16 @@ void exec_inspect_h(http_conn *c, const char *exec_id);
  * none. */
 const char *containers_using_image(const char *image_id, bool force);
 
+/* Creates a container from Docker's create body (as POST /containers/create); NULL with
+ * *status (the HTTP status to answer) and err. */
+container *container_create(json_t *body, const char *name, int *status, berth_error *err);
+/* Starts it as the start API does: 1 if it runs already, 0 if it is starting (a "start" or
+ * "start-failed" event follows), -1 with err. */
+int container_start(container *c, berth_error *err);
+/* Stops it (its stop signal, SIGKILL after timeout; -1: its own) and removes it ("destroy"
+ * follows); at once if it does not run. volumes: its anonymous volumes too. */
+void container_stop_remove(container *c, int timeout, bool volumes);
+
 /* The next container in berthd's list; its record (Docker's inspect form); writes it. */
 container *container_next(container *c);
 json_t *container_rec(container *c);
@@ -86,6 +96,13 @@ int net_prepare(json_t *rec, const char *dir, json_t *spec, berth_error *err);
 int net_attach(json_t *rec, int pid, berth_error *err);
 /* It ended: veths, addresses and ports go back. */
 void net_release(json_t *rec);
+/* Networks for the API's create body; the new network's id, or NULL with the HTTP status. */
+const char *net_create(json_t *body, int *status, berth_error *err);
+bool net_exists(const char *name);
+/* Removes a network by name (0 if there is none); refused while a container is on it. */
+int net_remove(const char *name, berth_error *err);
+/* The names of the networks with that label value (NULL-terminated; free each and it). */
+char **net_names_labelled(const char *key, const char *value);
 
 /* ---- images (image.c) ---- */
 void image_h(http_conn *c, http_request *req, const char *rest);
@@ -95,7 +112,15 @@ void volume_h(http_conn *c, http_request *req, const char *rest);
 /* The directory a named volume's data is in, creating it (and its record) if missing;
  * *created says whether it was made now. */
 char *volume_ensure(const char *name, bool *created, berth_error *err);
+/* Creates a named volume with labels (0 if it exists already). */
+int volume_create(const char *name, json_t *labels, json_t **out, berth_error *err);
 bool volume_valid_name(const char *name);
+
+/* ---- Compose projects (project.c) ---- */
+void project_h(http_conn *c, http_request *req, const char *rest);
+/* Every event (and "start-failed", which is not broadcast) reaches the projects being
+ * brought up; steals attrs. */
+void projects_on_event(const char *type, const char *action, const char *id, json_t *attrs);
 
 /* ---- events ---- */
 void daemon_event(const char *type, const char *action, const char *id, json_t *attrs);

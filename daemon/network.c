@@ -1918,46 +1918,47 @@ static bool label_filter_match(json_t *filters, json_t *rec)
 	return any;
 }
 
-static void create_h(http_conn *conn, json_t *body)
+const char *net_create(json_t *body, int *status, berth_error *err)
 {
-	berth_error err = BERTH_ERROR_INIT;
 	const char *name = json_string_value(json_object_get(body, "Name"));
 	const char *drv = json_string_value(json_object_get(body, "Driver"));
+	*status = 400;
 	if (!name || !*name || !volume_valid_name(name)) {
-		http_respond_error(conn, 400,
-				   "invalid network name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] "
-				   "are allowed",
-				   name ? name : "");
-		return;
+		berth_error_msg(err, EINVAL,
+				"invalid network name \"%s\": only [a-zA-Z0-9][a-zA-Z0-9_.-] "
+				"are allowed",
+				name ? name : "");
+		return NULL;
 	}
 	if (drv && *drv && strcmp(drv, "bridge")) {
-		http_respond_error(conn, 400,
-				   "network driver \"%s\" is not supported: berth makes bridge "
-				   "networks",
-				   drv);
-		return;
+		berth_error_msg(err, EINVAL,
+				"network driver \"%s\" is not supported: berth makes bridge "
+				"networks",
+				drv);
+		return NULL;
 	}
 	if (network_find(name) && !strcmp(nname(network_find(name)), name)) {
-		http_respond_error(conn, 409, "network with name %s already exists", name);
-		return;
+		*status = 409;
+		berth_error_msg(err, EEXIST, "network with name %s already exists", name);
+		return NULL;
 	}
-	network *n = network_new(name, "bridge", body, &err);
+	network *n = network_new(name, "bridge", body, err);
 	if (!n)
 		goto fail;
 	/* a link of that name that berth did not make is never taken over (nor deleted later) */
 	if (net_nl_link_exists(N.nl, n->bridge)) {
-		berth_error_msg(&err, EEXIST, "a network interface named %s exists already",
+		berth_error_msg(err, EEXIST, "a network interface named %s exists already",
 				n->bridge);
 		network_free(n);
 		goto fail;
 	}
-	if (network_save(n, &err) < 0) {
+	if (network_save(n, err) < 0) {
 		network_free(n);
 		goto fail;
 	}
 	n->next = N.list;
 	N.list = n;
-	if (network_up(n, &err) < 0) {
+	if (network_up(n, err) < 0) {
 		berth_error e2 = BERTH_ERROR_INIT;
 		network_remove(n, &e2);
 		berth_error_clear(&e2);
@@ -1965,14 +1966,51 @@ static void create_h(http_conn *conn, json_t *body)
 	}
 	nft_sync();
 	event_net(n, "create", NULL);
-	http_respond(conn, 201, json_pack("{s:s,s:s}", "Id", n->id, "Warning", ""));
-	return;
+	return n->id;
 fail:
-	http_respond_error(conn,
-			   err.code == EEXIST	? 409
-			   : err.code == EINVAL ? 400
-						: 500,
-			   "%s", err.msg);
+	*status = err->code == EEXIST ? 409 : err->code == EINVAL ? 400 : 500;
+	return NULL;
+}
+
+bool net_exists(const char *name)
+{
+	network *n = network_find(name);
+	return n && !strcmp(nname(n), name);
+}
+
+int net_remove(const char *name, berth_error *err)
+{
+	network *n = network_find(name);
+	if (!n || strcmp(nname(n), name))
+		return 0;
+	return network_remove(n, err);
+}
+
+char **net_names_labelled(const char *key, const char *value)
+{
+	size_t k = 0;
+	char **out = xcalloc(1, sizeof *out);
+	for (network *n = N.list; n; n = n->next) {
+		const char *v =
+		    json_string_value(json_object_get(json_object_get(n->rec, "Labels"), key));
+		if (!v || strcmp(v, value))
+			continue;
+		out = xrealloc(out, (k + 2) * sizeof *out);
+		out[k++] = xstrdup(nname(n));
+		out[k] = NULL;
+	}
+	return out;
+}
+
+static void create_h(http_conn *conn, json_t *body)
+{
+	berth_error err = BERTH_ERROR_INIT;
+	int status;
+	const char *id = net_create(body, &status, &err);
+	if (id)
+		http_respond(conn, 201, json_pack("{s:s,s:s}", "Id", id, "Warning", ""));
+	else
+		http_respond_error(conn, status, "%s", err.msg);
 	berth_error_clear(&err);
 }
 

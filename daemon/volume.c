@@ -37,7 +37,7 @@ static json_t *volume_record(const char *name)
 	return v;
 }
 
-static int volume_create(const char *name, json_t *labels, json_t **out, berth_error *err)
+int volume_create(const char *name, json_t *labels, json_t **out, berth_error *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/%s", D.volumes_dir, name);
 	_cleanup_free_ char *data = xasprintf("%s/_data", dir);

@@ -1,0 +1,170 @@
+#!/bin/bash
+# Integration tests of `berth compose up -d`, `ps` and `down` through berthd,
+# as root, with real containers, bridges and rules, in a state root of their
+# own.  Usage: compose.sh BERTH SOURCE_DIR
+set -u
+BERTH=$(realpath "$1")
+SRC=$2
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: the compose tests need root (namespaces, bridges, nftables)"
+	exit 77
+fi
+T=$(mktemp -d /tmp/berth-compose-test.XXXXXX)
+export BERTH_ROOT=$T/root BERTH_RUN=$T/run
+fails=0
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^berth' | sort)
+berthd_pid() { cat "$BERTH_RUN/berthd.pid" 2>/dev/null; }
+our_pids() {
+	for p in /proc/[0-9]*; do
+		grep -qs -- "$T/" "$p/cmdline" && basename "$p"
+	done
+}
+our_links() {
+	ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^berth' | sort |
+		comm -23 - <(echo "$links_before")
+}
+cleanup() {
+	for id in $("$BERTH" ps -aq --no-trunc 2>/dev/null); do "$BERTH" rm -f "$id" >/dev/null 2>&1; done
+	"$BERTH" network prune >/dev/null 2>&1
+	[ -n "$(berthd_pid)" ] && kill -9 "$(berthd_pid)" 2>/dev/null
+	for p in $(our_pids); do kill -9 "$p" 2>/dev/null; done
+	for l in $(our_links); do ip link del "$l" 2>/dev/null; done
+	[ -z "$links_before" ] && nft delete table ip berth 2>/dev/null
+	for m in $(findmnt -rn -o TARGET | grep "^$T/" | sort -r); do umount -l "$m"; done
+	for d in /sys/fs/cgroup/berth /sys/fs/cgroup/*/berth; do
+		for id in $(ls "$T/root/containers" 2>/dev/null); do rmdir "$d/$id" 2>/dev/null; done
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+check() { # name, condition
+	if eval "$2"; then echo "ok   $1"; else
+		echo "FAIL $1"
+		fails=$((fails + 1))
+		[ -n "${out:-}" ] && echo "$out" | head -8 | sed 's/^/     /'
+	fi
+}
+B() { "$BERTH" "$@"; }
+C() { "$BERTH" compose -f "$T/p/compose.yaml" "$@"; }
+wait_for() { # condition, tries of 0.1 s
+	local i
+	for i in $(seq "${2:-100}"); do eval "$1" && return 0; sleep 0.1; done
+	return 1
+}
+# what a project leaves: containers, networks, volumes, veths and port rules
+leftovers() {
+	local n=0
+	n=$((n + $(B ps -aq | wc -l)))
+	n=$((n + $(B network ls -q | wc -l) - 3))
+	n=$((n + $(B volume ls -q | wc -l)))
+	n=$((n + $(our_links | grep -cv '^berth0$')))
+	n=$((n + $(nft list chain ip berth ports 2>/dev/null | grep -c dnat)))
+	echo $n
+}
+
+sh "$SRC/tests/images/build.sh" "$T/img" >/dev/null || { echo "FAIL building the test images"; exit 1; }
+B load -i "$T/img/busybox-docker.tar" >/dev/null
+mkdir -p "$T/p"
+cat >"$T/p/compose.yaml" <<'EOF'
+name: shop
+services:
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www && echo shop-web >/www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:18480:80"]
+    environment:
+      COLOUR: ${COLOUR:-blue}
+    depends_on:
+      api: {condition: service_healthy}
+      migrate: {condition: service_completed_successfully}
+  api:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s, retries: 3}
+    volumes: [data:/data]
+  migrate:
+    image: busybox
+    command: ["sh", "-c", "exit ${MIGRATE_EXIT:-0}"]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    deploy:
+      replicas: ${WORKERS:-3}
+volumes:
+  data: {}
+EOF
+
+out=$(C up -d 2>&1)
+rc=$?
+check "up -d brings the project up" "[ $rc = 0 ]"
+check "... containers named <project>-<service>-<n>" \
+	"for n in shop-web-1 shop-api-1 shop-migrate-1 shop-worker-1 shop-worker-2 shop-worker-3; do B inspect \$n >/dev/null || exit 1; done"
+check "... with docker compose's labels" \
+	"[ \"\$(B inspect -f '{{index .Config.Labels \"com.docker.compose.project\"}} {{index .Config.Labels \"com.docker.compose.service\"}} {{index .Config.Labels \"com.docker.compose.container-number\"}}' shop-worker-2)\" = 'shop worker 2' ]"
+check "... the project's network and volume" \
+	"B network inspect shop_default >/dev/null && B volume inspect shop_data >/dev/null"
+check "web started only after api was healthy and migrate had completed" \
+	"echo \"\$out\" | awk '/shop-api-1  Healthy/ {h=NR} /shop-migrate-1  Exited/ {m=NR} /shop-web-1  Starting/ {w=NR} END {exit !(h && m && w > h && w > m)}'"
+check "the web page answers through the published port" \
+	"[ \"\$(timeout 5 busybox wget -qO- http://127.0.0.1:18480/)\" = shop-web ]"
+check "the service name resolves to all its replicas from another service" \
+	"[ \"\$(B exec shop-api-1 nslookup worker | grep -c '^Address: 172')\" = 3 ]"
+check "compose ps lists the running containers with their service" \
+	"C ps | grep -q 'shop-web-1 .* web ' && [ \"\$(C ps -q | wc -l)\" = 5 ]"
+started=$(B inspect -f '{{.State.StartedAt}}' shop-api-1)
+out=$(C up -d 2>&1)
+check "a second up with nothing changed creates nothing and leaves running containers be" \
+	"! echo \"\$out\" | grep -Eq 'Created|Recreate' && echo \"\$out\" | grep -q 'shop-api-1  Running' &&
+	 [ \"\$(B inspect -f '{{.State.StartedAt}}' shop-api-1)\" = '$started' ]"
+before=$(B inspect -f '{{.Id}}' shop-api-1)
+out=$(COLOUR=green C up -d 2>&1)
+check "a changed service is recreated, the others are kept" \
+	"echo \"\$out\" | grep -q 'shop-web-1  Recreate' && [ \"\$(B inspect -f '{{.Id}}' shop-api-1)\" = '$before' ] &&
+	 B exec shop-web-1 env | grep -qx COLOUR=green"
+out=$(WORKERS=1 COLOUR=green C up -d 2>&1)
+check "scaling down removes the highest numbers" \
+	"wait_for '! B inspect shop-worker-3 >/dev/null 2>&1 && ! B inspect shop-worker-2 >/dev/null 2>&1' 50 && B inspect shop-worker-1 >/dev/null"
+out=$(COLOUR=green WORKERS=2 C up -d 2>&1)
+check "scaling up takes the lowest free numbers" "B inspect shop-worker-2 >/dev/null 2>&1"
+out=$(COLOUR=red MIGRATE_EXIT=3 C up -d 2>&1)
+rc=$?
+check "a dependency that must complete but exits 3 fails up, naming it and the code" \
+	"[ $rc != 0 ] && echo \"\$out\" | grep -q 'service \"migrate\" didn.t complete successfully: exit 3'"
+out=$(C down 2>&1)
+check "down removes the containers and the network, not the volume" \
+	"[ \"\$(B ps -aq | wc -l)\" = 0 ] && ! B network inspect shop_default >/dev/null 2>&1 && B volume inspect shop_data >/dev/null"
+out=$(C down -v 2>&1)
+check "down -v removes the volume too" "! B volume inspect shop_data >/dev/null 2>&1"
+check "nothing is left: containers, networks, volumes, veths, port rules" "[ \"\$(leftovers)\" = 0 ]"
+
+# refusals: before anything is made
+cat >"$T/p/compose.yaml" <<'EOF'
+name: bad
+services:
+  a:
+    image: busybox
+    devices: ["/dev/null:/dev/xnull"]
+EOF
+out=$(C up -d 2>&1)
+check "a key berth cannot apply fails up, naming the key and the service" \
+	"echo \"\$out\" | grep -q 'service \"a\": devices' && [ \"\$(B ps -aq | wc -l)\" = 0 ]"
+cat >"$T/p/compose.yaml" <<'EOF'
+name: bad
+services:
+  b:
+    image: busybox
+    depends_on: {c: {condition: service_healthy}}
+  c:
+    image: busybox
+EOF
+out=$(C up -d 2>&1)
+check "service_healthy on a service without a health check is refused" \
+	"echo \"\$out\" | grep -q 'depends on \"c\" being healthy, but it has no health check' && [ \"\$(B ps -aq | wc -l)\" = 0 ]"
+check "nothing is left after the refusals" "[ \"\$(leftovers)\" = 0 ]"
+
+if [ $fails -gt 0 ]; then
+	echo "$fails compose test(s) failed"
+	echo "--- berthd's log"; tail -30 "$BERTH_RUN/berthd.log"
+	exit 1
+fi
+echo "all compose tests passed"
