@@ -79,7 +79,7 @@ services:
       migrate: {condition: service_completed_successfully}
   api:
     image: busybox
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
     healthcheck: {test: ["CMD", "true"], interval: 1s, retries: 3}
     volumes: [data:/data]
   migrate:
@@ -87,7 +87,7 @@ services:
     command: ["sh", "-c", "exit ${MIGRATE_EXIT:-0}"]
   worker:
     image: busybox
-    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
     deploy:
       replicas: ${WORKERS:-3}
 volumes:
