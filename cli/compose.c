@@ -20,6 +20,10 @@ static void usage(FILE *f)
 	      "  up          Create and start containers (-d only, so far)\n"
 	      "  down        Stop and remove containers and networks (-v: volumes too)\n"
 	      "  ps          List the project's containers\n"
+	      "  stop, start, restart, kill, rm, pause, unpause, top [SERVICE...]\n"
+	      "              The engine's command on the project's containers\n"
+	      "  port        Print the public port of a service's port binding\n"
+	      "  ls          List running projects (-a: all)\n"
 	      "  version     Show the berth version\n",
 	      f);
 }
@@ -85,6 +89,15 @@ int cmd_compose(int argc, char **argv)
 		r = cmd_compose_down(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "ps")) {
 		r = cmd_compose_ps(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "stop") || !strcmp(argv[i], "start") ||
+		   !strcmp(argv[i], "restart") || !strcmp(argv[i], "kill") ||
+		   !strcmp(argv[i], "rm") || !strcmp(argv[i], "pause") ||
+		   !strcmp(argv[i], "unpause") || !strcmp(argv[i], "top")) {
+		r = cmd_compose_each(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "port")) {
+		r = cmd_compose_port(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "ls")) {
+		r = cmd_compose_ls(argc - i, argv + i);
 	} else if (!strcmp(argv[i], "version")) {
 		printf("berth compose version %s\n", BERTH_VERSION);
 		r = 0;

@@ -21,5 +21,9 @@ const char *opt_value(int argc, char **argv, int *i, const char *longname, const
 int cmd_compose_up(int argc, char **argv, const compose_opts *po);
 int cmd_compose_down(int argc, char **argv, const compose_opts *po);
 int cmd_compose_ps(int argc, char **argv, const compose_opts *po);
+/* stop, start, restart, kill, rm, pause, unpause, top on the project's containers */
+int cmd_compose_each(int argc, char **argv, const compose_opts *po);
+int cmd_compose_port(int argc, char **argv, const compose_opts *po);
+int cmd_compose_ls(int argc, char **argv);
 
 #endif

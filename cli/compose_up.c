@@ -9,6 +9,8 @@
 #include "../composer/composer.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,9 +101,22 @@ static int follow(const char *method, const char *path, json_t *body)
 	return rc;
 }
 
+static void wait_expired(int sig)
+{
+	static const char m[] = "berth compose up: timed out waiting for the project to be up "
+				"(--wait-timeout)\n";
+	(void)sig;
+	if (write(2, m, sizeof m - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 {
-	bool detach = false, force = false, norecreate = false, nostart = false;
+	bool detach = false, force = false, norecreate = false, nostart = false, wait = false,
+	     orphans = false;
+	json_t *scale = json_object();
+	long wait_timeout = 0;
 	const char **svc = NULL;
 	size_t nsvc = 0;
 	for (int i = 1; i < argc; i++) {
@@ -117,25 +132,51 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 			norecreate = true;
 		} else if (!strcmp(a, "--no-start")) {
 			nostart = true;
+		} else if (!strcmp(a, "--wait")) {
+			wait = detach = true;
+		} else if (!strcmp(a, "--remove-orphans")) {
+			orphans = true;
+		} else if (!strcmp(a, "--wait-timeout") || !strcmp(a, "--scale")) {
+			const char *v = i + 1 < argc ? argv[++i] : NULL;
+			const char *eq = v ? strchr(v, '=') : NULL;
+			if (!v || (a[2] == 's' && !eq) || (a[2] == 'w' && atol(v) <= 0)) {
+				fprintf(stderr, "berth compose up: %s needs %s\n", a,
+					a[2] == 's' ? "SERVICE=N" : "a number of seconds");
+				free(svc);
+				json_decref(scale);
+				return 1;
+			}
+			if (a[2] == 'w') {
+				wait_timeout = atol(v);
+			} else {
+				_cleanup_free_ char *k = xstrndup(v, (size_t)(eq - v));
+				json_object_set_new(scale, k, json_integer(atoi(eq + 1)));
+			}
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			printf("Usage: berth compose up -d [--force-recreate] [--no-recreate] "
-			       "[--no-start] [SERVICE...]\n\nCreate and start containers\n");
+			printf("Usage: berth compose up -d [--wait] [--wait-timeout S] [--scale "
+			       "SVC=N] "
+			       "[--force-recreate] [--no-recreate] [--no-start] [--remove-orphans] "
+			       "[SERVICE...]\n\nCreate and start containers\n");
 			free(svc);
+			json_decref(scale);
 			return 0;
 		} else {
 			fprintf(stderr, "berth compose up: %s is not supported yet\n", a);
 			free(svc);
+			json_decref(scale);
 			return 1;
 		}
 	}
 	if (!detach && !nostart) {
 		fprintf(stderr, "berth compose up: only -d (detached) is supported yet\n");
 		free(svc);
+		json_decref(scale);
 		return 1;
 	}
 	composer_project *p = load(po, svc, nsvc);
 	if (!p) {
 		free(svc);
+		json_decref(scale);
 		return 1;
 	}
 	char *text = composer_project_json(p, false);
@@ -144,9 +185,14 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 	json_t *names = json_array();
 	for (size_t i = 0; i < nsvc; i++)
 		json_array_append_new(names, json_string(svc[i]));
-	json_t *body =
-	    json_pack("{s:o,s:o,s:b,s:b,s:b}", "Project", model, "Services", names, "ForceRecreate",
-		      force, "NoRecreate", norecreate, "NoStart", nostart);
+	json_t *body = json_pack("{s:o,s:o,s:b,s:b,s:b,s:b,s:b,s:o}", "Project", model, "Services",
+				 names, "ForceRecreate", force, "NoRecreate", norecreate, "NoStart",
+				 nostart, "Wait", wait, "RemoveOrphans", orphans, "Scale", scale);
+	if (wait_timeout > 0) {
+		/* --wait-timeout: the wait ends with an error (berthd goes on with the project) */
+		signal(SIGALRM, wait_expired);
+		alarm((unsigned)wait_timeout);
+	}
 	_cleanup_free_ char *e = client_escape(p->name);
 	_cleanup_free_ char *path = xasprintf("/projects/%s/up", e);
 	int rc = follow("POST", path, body);
@@ -251,5 +297,227 @@ int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 	json_decref(rows);
 	json_decref(out);
 	composer_project_free(p);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of the project's containers (only of the services given, if any), sorted. */
+static char **project_containers(const char *project, const char *const *svc, size_t nsvc,
+				 const char *state, size_t *n)
+{
+	json_t *out = NULL, *c;
+	berth_error err = BERTH_ERROR_INIT;
+	*n = 0;
+	char **names = xcalloc(1, sizeof *names);
+	if (client_call("GET", "/containers/json?all=1", NULL, &out, &err) != 200) {
+		berth_error_clear(&err);
+		json_decref(out);
+		return names;
+	}
+	size_t i;
+	json_array_foreach(out, i, c)
+	{
+		json_t *l = json_object_get(c, "Labels");
+		const char *p = json_string_value(json_object_get(l, "com.docker.compose.project"));
+		const char *s = json_string_value(json_object_get(l, "com.docker.compose.service"));
+		const char *st = json_string_value(json_object_get(c, "State")) ?: "";
+		if (!p || !s || strcmp(p, project))
+			continue;
+		bool named = !nsvc;
+		for (size_t k = 0; k < nsvc; k++)
+			named |= !strcmp(svc[k], s);
+		if (!named ||
+		    (state && (*state == '!' ? !strcmp(st, state + 1) : strcmp(st, state))))
+			continue;
+		const char *name =
+		    json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+		names = xrealloc(names, (*n + 2) * sizeof *names);
+		names[(*n)++] = xstrdup(name ? name + 1 : "");
+		names[*n] = NULL;
+	}
+	json_decref(out);
+	qsort(names, *n, sizeof *names, cmp_str);
+	return names;
+}
+
+static void names_free(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/*
+ * stop, start, restart, kill, rm, pause, unpause, top: the engine's command on the project's
+ * containers (of the services named), with the flags given.
+ */
+static int delegate(int argc, char **argv, const compose_opts *po, int (*fn)(int, char **),
+		    const char *state)
+{
+	const char **flags = xcalloc((size_t)argc + 1, sizeof *flags);
+	const char **svc = xcalloc((size_t)argc + 1, sizeof *svc);
+	size_t nf = 0, ns = 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			flags[nf++] = argv[i];
+			/* the flags that take a value */
+			if (!strchr(argv[i], '=') && i + 1 < argc &&
+			    (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--timeout") ||
+			     !strcmp(argv[i], "--time") || !strcmp(argv[i], "-s") ||
+			     !strcmp(argv[i], "--signal")))
+				flags[nf++] = argv[++i];
+		} else {
+			svc[ns++] = argv[i];
+		}
+	}
+	int rc = 1;
+	composer_project *p = load(po, NULL, 0);
+	if (p) {
+		size_t n;
+		char **names = project_containers(p->name, svc, ns, state, &n);
+		rc = 0;
+		if (n) {
+			char **av = xcalloc(1 + nf + n + 1, sizeof *av);
+			size_t k = 0;
+			av[k++] = argv[0];
+			for (size_t i = 0; i < nf; i++)
+				av[k++] = (char *)flags[i];
+			for (size_t i = 0; i < n; i++)
+				av[k++] = names[i];
+			rc = fn((int)k, av);
+			free(av);
+		}
+		names_free(names);
+		composer_project_free(p);
+	}
+	free(flags);
+	free(svc);
+	return rc;
+}
+
+int cmd_compose_each(int argc, char **argv, const compose_opts *po)
+{
+	const char *c = argv[0];
+	if (!strcmp(c, "stop") || !strcmp(c, "restart"))
+		return delegate(argc, argv, po, cmd_stop, !strcmp(c, "stop") ? "running" : NULL);
+	if (!strcmp(c, "start"))
+		return delegate(argc, argv, po, cmd_start, "!running");
+	if (!strcmp(c, "kill"))
+		return delegate(argc, argv, po, cmd_kill, "running");
+	if (!strcmp(c, "pause"))
+		return delegate(argc, argv, po, cmd_pause, "running");
+	if (!strcmp(c, "unpause"))
+		return delegate(argc, argv, po, cmd_pause, "paused");
+	if (!strcmp(c, "top"))
+		return delegate(argc, argv, po, cmd_top, "running");
+	if (!strcmp(c, "rm")) {
+		/* the stopped containers (docker compose rm -f; -s stops them first) */
+		bool s = false;
+		for (int i = 1; i < argc; i++)
+			s |= !strcmp(argv[i], "-s") || !strcmp(argv[i], "--stop");
+		if (s) {
+			char *stop[] = {"stop", NULL};
+			int r = delegate(1, stop, po, cmd_stop, "running");
+			if (r)
+				return r;
+		}
+		int k = 0;
+		char **av = xcalloc((size_t)argc + 1, sizeof *av);
+		for (int i = 0; i < argc; i++)
+			if (strcmp(argv[i], "-s") && strcmp(argv[i], "--stop") &&
+			    strcmp(argv[i], "-f") && strcmp(argv[i], "--force"))
+				av[k++] = argv[i];
+		int r = delegate(k, av, po, cmd_rm, "!running");
+		free(av);
+		return r;
+	}
+	return 1;
+}
+
+/* berth compose port SERVICE PRIVATE_PORT[/PROTO] [--index N] */
+int cmd_compose_port(int argc, char **argv, const compose_opts *po)
+{
+	const char *svc = NULL, *port = NULL, *idx = "1";
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if ((v = opt_value(argc, argv, &i, "--index", NULL)))
+			idx = v;
+		else if (!svc)
+			svc = argv[i];
+		else if (!port)
+			port = argv[i];
+	}
+	if (!svc || !port) {
+		fprintf(stderr, "Usage: berth compose port [--index N] SERVICE PRIVATE_PORT\n");
+		return 1;
+	}
+	composer_project *p = load(po, NULL, 0);
+	if (!p)
+		return 1;
+	_cleanup_free_ char *name = xasprintf("%s-%s-%s", p->name, svc, idx);
+	char *av[] = {"port", name, (char *)port, NULL};
+	int r = cmd_port(3, av);
+	composer_project_free(p);
+	return r;
+}
+
+/* berth compose ls [-a] [-q]: projects, from their containers' labels */
+int cmd_compose_ls(int argc, char **argv)
+{
+	bool all = false, quiet = false;
+	for (int i = 1; i < argc; i++) {
+		all |= !strcmp(argv[i], "-a") || !strcmp(argv[i], "--all");
+		quiet |= !strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet");
+	}
+	json_t *out = NULL, *c;
+	berth_error err = BERTH_ERROR_INIT;
+	if (client_call("GET", "/containers/json?all=1", NULL, &out, &err) != 200) {
+		fprintf(stderr, "berth: %s\n", err.msg ? err.msg : client_message(out));
+		berth_error_clear(&err);
+		json_decref(out);
+		return 1;
+	}
+	json_t *projects = json_object(); /* name -> {state: count} */
+	size_t i;
+	json_array_foreach(out, i, c)
+	{
+		const char *p = json_string_value(
+		    json_object_get(json_object_get(c, "Labels"), "com.docker.compose.project"));
+		if (!p)
+			continue;
+		json_t *states = json_object_get(projects, p);
+		if (!states)
+			json_object_set_new(projects, p, states = json_object());
+		const char *st = json_string_value(json_object_get(c, "State")) ?: "unknown";
+		json_object_set_new(
+		    states, st, json_integer(json_integer_value(json_object_get(states, st)) + 1));
+	}
+	json_t *rows = json_pack("[[ss]]", "NAME", "STATUS");
+	const char *k;
+	json_t *states;
+	json_object_foreach(projects, k, states)
+	{
+		if (!all && !json_object_get(states, "running"))
+			continue;
+		if (quiet) {
+			printf("%s\n", k);
+			continue;
+		}
+		_cleanup_strbuf_ strbuf sb = STRBUF_INIT;
+		const char *st;
+		json_t *n;
+		json_object_foreach(states, st, n) sb_addf(&sb, "%s%s(%lld)", sb.len ? ", " : "",
+							   st, (long long)json_integer_value(n));
+		json_array_append_new(rows, json_pack("[ss]", k, sb.buf));
+	}
+	if (!quiet)
+		table_print(rows);
+	json_decref(rows);
+	json_decref(projects);
+	json_decref(out);
 	return 0;
 }

@@ -144,10 +144,17 @@ static void advance(project_op *op)
 		finish(op, NULL);
 		return;
 	}
-	bool all = true;
+	bool all = true, wait = json_is_true(json_object_get(op->flags, "Wait"));
 	for (size_t i = 0; i < op->n; i++) {
 		psvc *s = &op->svcs[i];
-		all &= s->launched && (s->started >= s->want || s->exited_ok >= s->want);
+		/* --wait: running and, with a health check, healthy (a one-shot may have exited 0)
+		 */
+		bool checked = json_object_get(s->svc, "healthcheck") &&
+			       !json_is_true(json_object_get(json_object_get(s->svc, "healthcheck"),
+							     "disable"));
+		all &= s->launched &&
+		       (s->exited_ok >= s->want ||
+			(wait && checked ? s->healthy >= s->want : s->started >= s->want));
 		if (s->launched)
 			continue;
 		json_t *deps = json_object_get(s->svc, "depends_on"), *cond;
@@ -477,6 +484,39 @@ static int create_all(project_op *op, berth_error *err)
 	return 0;
 }
 
+/* Containers of the project whose service is no longer in it: reported, or removed. */
+static void orphans(project_op *op, bool remove)
+{
+	json_t *svcs = json_object_get(op->model, "services");
+	_cleanup_strbuf_ strbuf names = STRBUF_INIT;
+	for (container *c = D.containers, *next; c; c = next) {
+		next = container_next(c);
+		json_t *rec = container_rec(c);
+		const char *p = label(rec, "com.docker.compose.project");
+		const char *s = label(rec, "com.docker.compose.service");
+		if (!p || !s || strcmp(p, op->name) || json_object_get(svcs, s))
+			continue;
+		const char *cn = json_string_value(json_object_get(rec, "Name")) + 1;
+		if (!remove) {
+			sb_addf(&names, "%s%s", names.len ? ", " : "", cn);
+			continue;
+		}
+		_cleanup_free_ char *res = xasprintf("Container %s", cn);
+		progress(op, res, "Removing", "orphan");
+		json_object_set_new(op->gone_wait, container_id(c), json_true());
+		container_stop_remove(c, -1, false);
+	}
+	if (names.len) {
+		_cleanup_free_ char *m =
+		    xasprintf("Found orphan containers ([%s]) for this project. If you removed or "
+			      "renamed this "
+			      "service in your compose file, you can run this command with the "
+			      "--remove-orphans flag to clean it up.",
+			      names.buf);
+		progress(op, "Project", "Warning", m);
+	}
+}
+
 static void up_h(http_conn *conn, const char *name, json_t *body)
 {
 	berth_error err = BERTH_ERROR_INIT;
@@ -565,6 +605,7 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 	op->arming = true;
 	for (size_t i = 0; i < op->n; i++)
 		plan_removals(op, &op->svcs[i]);
+	orphans(op, json_is_true(json_object_get(body, "RemoveOrphans")));
 	op->arming = false;
 	if (json_object_size(op->gone_wait))
 		return; /* creation and starts follow the removals' "destroy" events */

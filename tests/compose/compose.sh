@@ -130,6 +130,30 @@ out=$(COLOUR=red MIGRATE_EXIT=3 C up -d 2>&1)
 rc=$?
 check "a dependency that must complete but exits 3 fails up, naming it and the code" \
 	"[ $rc != 0 ] && echo \"\$out\" | grep -q 'service \"migrate\" didn.t complete successfully: exit 3'"
+# the engine's commands on the project
+out=$(COLOUR=red C up -d --wait --scale worker=3 2>&1)
+rc=$?
+check "up --wait --scale: api is healthy and there are 3 workers when it returns" \
+	"[ $rc = 0 ] && B inspect -f '{{.State.Health.Status}}' shop-api-1 | grep -qx healthy &&
+	 [ \"\$(C ps -q | wc -l)\" = 5 ]"
+check "compose port prints a service's public port" "[ \"\$(C port web 80)\" = 127.0.0.1:18480 ]"
+check "compose ls lists the running project" "C ls | grep -q '^shop .*running(5)'"
+C stop worker >/dev/null
+check "compose stop SERVICE stops only that service's containers" \
+	"[ \"\$(C ps -q | wc -l)\" = 2 ] && [ \"\$(C ps -a -q | wc -l)\" = 6 ]"
+C start worker >/dev/null
+check "compose start starts them again" "[ \"\$(C ps -q | wc -l)\" = 5 ]"
+C kill -s KILL worker >/dev/null
+C rm -f worker >/dev/null
+check "compose kill and rm: the workers are gone, the rest runs" \
+	"! B inspect shop-worker-1 >/dev/null 2>&1 && [ \"\$(C ps -q | wc -l)\" = 2 ]"
+sed -i 's/^  worker:/  helper:/' "$T/p/compose.yaml"
+C up -d --scale helper=0 >/dev/null 2>&1
+B run -d --name shop-old-1 --label com.docker.compose.project=shop --label com.docker.compose.service=old busybox sleep 100 >/dev/null
+out=$(COLOUR=red C up -d --scale helper=0 2>&1)
+check "an orphan container is reported" "echo \"\$out\" | grep -q 'Found orphan containers (\[shop-old-1\])'"
+out=$(COLOUR=red C up -d --scale helper=0 --remove-orphans 2>&1)
+check "... and removed with --remove-orphans" "! B inspect shop-old-1 >/dev/null 2>&1"
 out=$(C down 2>&1)
 check "down removes the containers and the network, not the volume" \
 	"[ \"\$(B ps -aq | wc -l)\" = 0 ] && ! B network inspect shop_default >/dev/null 2>&1 && B volume inspect shop_data >/dev/null"
