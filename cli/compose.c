@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	      "  ps          List the project's containers\n"
 	      "  stop, start, restart, kill, rm, pause, unpause, top [SERVICE...]\n"
 	      "              The engine's command on the project's containers\n"
+	      "  exec        Run a command in a service's container ([-T] [-d] [-u] [-w] [-e] "
+	      "[--index N])\n"
 	      "  port        Print the public port of a service's port binding\n"
 	      "  ls          List running projects (-a: all)\n"
 	      "  version     Show the berth version\n",
@@ -94,6 +96,8 @@ int cmd_compose(int argc, char **argv)
 		   !strcmp(argv[i], "rm") || !strcmp(argv[i], "pause") ||
 		   !strcmp(argv[i], "unpause") || !strcmp(argv[i], "top")) {
 		r = cmd_compose_each(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "exec")) {
+		r = cmd_compose_exec(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "port")) {
 		r = cmd_compose_port(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "ls")) {

@@ -114,7 +114,7 @@ static void wait_expired(int sig)
 int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 {
 	bool detach = false, force = false, norecreate = false, nostart = false, wait = false,
-	     orphans = false;
+	     orphans = false, dry = false;
 	json_t *scale = json_object();
 	long wait_timeout = 0;
 	const char **svc = NULL;
@@ -136,6 +136,8 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 			wait = detach = true;
 		} else if (!strcmp(a, "--remove-orphans")) {
 			orphans = true;
+		} else if (!strcmp(a, "--dry-run")) {
+			dry = detach = true;
 		} else if (!strcmp(a, "--wait-timeout") || !strcmp(a, "--scale")) {
 			const char *v = i + 1 < argc ? argv[++i] : NULL;
 			const char *eq = v ? strchr(v, '=') : NULL;
@@ -156,7 +158,7 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 			printf("Usage: berth compose up -d [--wait] [--wait-timeout S] [--scale "
 			       "SVC=N] "
 			       "[--force-recreate] [--no-recreate] [--no-start] [--remove-orphans] "
-			       "[SERVICE...]\n\nCreate and start containers\n");
+			       "[--dry-run] [SERVICE...]\n\nCreate and start containers\n");
 			free(svc);
 			json_decref(scale);
 			return 0;
@@ -188,6 +190,7 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 	json_t *body = json_pack("{s:o,s:o,s:b,s:b,s:b,s:b,s:b,s:o}", "Project", model, "Services",
 				 names, "ForceRecreate", force, "NoRecreate", norecreate, "NoStart",
 				 nostart, "Wait", wait, "RemoveOrphans", orphans, "Scale", scale);
+	json_object_set_new(body, "DryRun", json_boolean(dry));
 	if (wait_timeout > 0) {
 		/* --wait-timeout: the wait ends with an error (berthd goes on with the project) */
 		signal(SIGALRM, wait_expired);
@@ -520,4 +523,65 @@ int cmd_compose_ls(int argc, char **argv)
 	json_decref(projects);
 	json_decref(out);
 	return 0;
+}
+
+/* berth compose exec [-T] [-d] [-u U] [-w DIR] [-e K=V] [--index N] SERVICE CMD... */
+int cmd_compose_exec(int argc, char **argv, const compose_opts *po)
+{
+	char **av = xcalloc((size_t)argc + 4, sizeof *av);
+	int k = 0, i = 1;
+	bool notty = false, detach = false;
+	const char *idx = "1";
+	av[k++] = "exec";
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i], *v;
+		if (!strcmp(a, "-T") || !strcmp(a, "--no-TTY") || !strcmp(a, "--no-tty")) {
+			notty = true;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--detach")) {
+			detach = true;
+			av[k++] = "-d";
+		} else if ((v = opt_value(argc, argv, &i, "--index", NULL))) {
+			idx = v;
+		} else if (!strcmp(a, "-u") || !strcmp(a, "--user") || !strcmp(a, "-w") ||
+			   !strcmp(a, "--workdir") || !strcmp(a, "-e") || !strcmp(a, "--env")) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "berth compose exec: %s needs a value\n", a);
+				free(av);
+				return 1;
+			}
+			av[k++] = argv[i];
+			av[k++] = argv[++i];
+		} else {
+			fprintf(stderr, "berth compose exec: %s is not supported yet\n", a);
+			free(av);
+			return 1;
+		}
+	}
+	if (argc - i < 2) {
+		fprintf(stderr, "Usage: berth compose exec [OPTIONS] SERVICE COMMAND [ARGS...]\n");
+		free(av);
+		return 1;
+	}
+	if (!detach) {
+		av[k++] = "-i";
+		if (!notty && isatty(0))
+			av[k++] = "-t";
+	}
+	composer_project *p = load(po, NULL, 0);
+	if (!p) {
+		free(av);
+		return 1;
+	}
+	_cleanup_free_ char *name = xasprintf("%s-%s-%s", p->name, argv[i], idx);
+	av[k++] = name;
+	char **full = xcalloc((size_t)(k + argc - i), sizeof *full);
+	memcpy(full, av, (size_t)k * sizeof *av);
+	int n = k;
+	for (int j = i + 1; j < argc; j++)
+		full[n++] = argv[j];
+	int r = cmd_exec(n, full);
+	free(full);
+	free(av);
+	composer_project_free(p);
+	return r;
 }

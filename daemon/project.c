@@ -468,6 +468,8 @@ static int create_all(project_op *op, berth_error *err)
 			_cleanup_free_ char *cname =
 			    xstrdup(json_string_value(json_object_get(body, "Name")));
 			json_object_del(body, "Name");
+			/* the service as it was: a later --dry-run names the fields that changed */
+			json_object_set(body, "BerthComposeService", s->svc);
 			int status;
 			container *c = container_create(body, cname, &status, err);
 			json_decref(body);
@@ -515,6 +517,100 @@ static void orphans(project_op *op, bool remove)
 			      names.buf);
 		progress(op, "Project", "Warning", m);
 	}
+}
+
+/* The top-level keys whose values differ (those the config hash counts). */
+static char *changed_keys(json_t *old, json_t *now)
+{
+	_cleanup_strbuf_ strbuf b = STRBUF_INIT;
+	json_t *keys = json_object(), *v;
+	const char *k;
+	json_object_foreach(old, k, v) json_object_set_new(keys, k, json_true());
+	json_object_foreach(now, k, v) json_object_set_new(keys, k, json_true());
+	static const char *const skip[] = {"build",	 "pull_policy", "scale",
+					   "depends_on", "profiles",	NULL};
+	json_object_foreach(keys, k, v)
+	{
+		bool s = !strncmp(k, "x-", 2);
+		for (const char *const *p = skip; *p; p++)
+			s |= !strcmp(*p, k);
+		if (!s && !json_equal(json_object_get(old, k), json_object_get(now, k)))
+			sb_addf(&b, "%s%s", b.len ? ", " : "", k);
+	}
+	json_decref(keys);
+	return b.len ? sb_steal(&b) : xstrdup("the image or an unrecorded field");
+}
+
+/* --dry-run: what up would do, and for each recreation the fields that cause it. */
+static void dry_run(project_op *op)
+{
+	bool force = json_is_true(json_object_get(op->flags, "ForceRecreate"));
+	bool never = json_is_true(json_object_get(op->flags, "NoRecreate"));
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(op->model, "networks"), k, v)
+	{
+		const char *name = json_string_value(json_object_get(v, "name"));
+		if (name && !json_is_true(json_object_get(v, "external")) && !net_exists(name)) {
+			_cleanup_free_ char *res = xasprintf("Network %s", name);
+			progress(op, res, "Create", NULL);
+		}
+	}
+	json_object_foreach(json_object_get(op->model, "volumes"), k, v)
+	{
+		const char *name = json_string_value(json_object_get(v, "name"));
+		_cleanup_free_ char *p = xasprintf("%s/%s/volume.json", D.volumes_dir, name ?: "");
+		if (name && !json_is_true(json_object_get(v, "external")) && !path_exists(p)) {
+			_cleanup_free_ char *res = xasprintf("Volume %s", name);
+			progress(op, res, "Create", NULL);
+		}
+	}
+	for (size_t i = 0; i < op->n; i++) {
+		psvc *s = &op->svcs[i];
+		json_t *have = existing(op->name, s->name);
+		for (int n = 1; n <= s->want || json_object_size(have); n++) {
+			char num[16];
+			snprintf(num, sizeof num, "%d", n);
+			container *c = container_find(
+			    json_string_value(json_object_get(have, num)) ?: "-", NULL);
+			json_object_del(have, num);
+			_cleanup_free_ char *res =
+			    xasprintf("Container %s-%s-%d", op->name, s->name, n);
+			if (n > s->want) {
+				if (c)
+					progress(op, res, "Remove", "above the scale");
+				continue;
+			}
+			if (!c) {
+				progress(op, res, "Create", NULL);
+				continue;
+			}
+			json_t *rec = container_rec(c);
+			json_t *body = composer_container_body(op->model, s->name, n, NULL);
+			const char *want = json_string_value(json_object_get(
+			    json_object_get(body, "Labels"), "com.docker.compose.config-hash"));
+			bool same =
+			    want &&
+			    !strcmp(label(rec, "com.docker.compose.config-hash") ?: "", want);
+			json_decref(body);
+			bool running =
+			    json_is_true(json_object_get(json_object_get(rec, "State"), "Running"));
+			if (never || (same && !force)) {
+				progress(op, res, running ? "Running" : "Start", NULL);
+			} else if (force && same) {
+				progress(op, res, "Recreate", "--force-recreate");
+			} else {
+				_cleanup_free_ char *why =
+				    changed_keys(json_object_get(json_object_get(rec, "Config"),
+								 "BerthComposeService"),
+						 s->svc);
+				_cleanup_free_ char *m = xasprintf("changed: %s", why);
+				progress(op, res, "Recreate", m);
+			}
+		}
+		json_decref(have);
+	}
+	finish(op, NULL);
 }
 
 static void up_h(http_conn *conn, const char *name, json_t *body)
@@ -600,6 +696,10 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 	conn->ctx = op;
 	conn->ctx_free = conn_gone;
 	http_stream_begin(conn, "application/json");
+	if (json_is_true(json_object_get(body, "DryRun"))) {
+		dry_run(op);
+		return;
+	}
 	if (make_networks(op, &err) < 0 || make_volumes(op, &err) < 0)
 		goto fail;
 	op->arming = true;

@@ -116,6 +116,12 @@ out=$(C up -d 2>&1)
 check "a second up with nothing changed creates nothing and leaves running containers be" \
 	"! echo \"\$out\" | grep -Eq 'Created|Recreate' && echo \"\$out\" | grep -q 'shop-api-1  Running' &&
 	 [ \"\$(B inspect -f '{{.State.StartedAt}}' shop-api-1)\" = '$started' ]"
+out=$(COLOUR=green C up -d --dry-run 2>&1)
+check "up --dry-run names the recreation and the field that causes it, and does nothing" \
+	"echo \"\$out\" | grep -q 'shop-web-1  Recreate: changed: environment' &&
+	 echo \"\$out\" | grep -q 'shop-api-1  Running' && B exec shop-web-1 env | grep -qx COLOUR=blue"
+check "compose exec runs a command in a service's container (--index)" \
+	"[ \"\$(C exec -T --index 2 worker hostname)\" = \"\$(B inspect -f '{{.Config.Hostname}}' shop-worker-2)\" ]"
 before=$(B inspect -f '{{.Id}}' shop-api-1)
 out=$(COLOUR=green C up -d 2>&1)
 check "a changed service is recreated, the others are kept" \
