@@ -22,6 +22,8 @@ static void usage(FILE *f)
 	      "  ps          List the project's containers\n"
 	      "  stop, start, restart, kill, rm, pause, unpause, top [SERVICE...]\n"
 	      "              The engine's command on the project's containers\n"
+	      "  logs        The services' logs, prefixed ([-f] [--tail N] [-t] [--since T] "
+	      "[--no-color] [--no-log-prefix])\n"
 	      "  exec        Run a command in a service's container ([-T] [-d] [-u] [-w] [-e] "
 	      "[--index N])\n"
 	      "  port        Print the public port of a service's port binding\n"
@@ -96,6 +98,8 @@ int cmd_compose(int argc, char **argv)
 		   !strcmp(argv[i], "rm") || !strcmp(argv[i], "pause") ||
 		   !strcmp(argv[i], "unpause") || !strcmp(argv[i], "top")) {
 		r = cmd_compose_each(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "logs")) {
+		r = cmd_compose_logs(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "exec")) {
 		r = cmd_compose_exec(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "port")) {

@@ -26,5 +26,6 @@ int cmd_compose_each(int argc, char **argv, const compose_opts *po);
 int cmd_compose_port(int argc, char **argv, const compose_opts *po);
 int cmd_compose_ls(int argc, char **argv);
 int cmd_compose_exec(int argc, char **argv, const compose_opts *po);
+int cmd_compose_logs(int argc, char **argv, const compose_opts *po);
 
 #endif

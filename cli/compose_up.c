@@ -9,6 +9,7 @@
 #include "../composer/composer.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -584,4 +585,162 @@ int cmd_compose_exec(int argc, char **argv, const compose_opts *po)
 	free(av);
 	composer_project_free(p);
 	return r;
+}
+
+/* One container's log stream in compose logs. */
+typedef struct {
+	client_stream s;
+	char *prefix;
+	bool raw; /* a tty container's stream: no frames */
+	strbuf in, line[2];
+	bool open, opened;
+} log_src;
+
+static void log_line(log_src *l, int which, const char *p, size_t n, bool prefix)
+{
+	FILE *out = which == 2 ? stderr : stdout;
+	strbuf *lb = &l->line[which == 2];
+	sb_addn(lb, p, n);
+	char *nl;
+	while (lb->buf && (nl = memchr(lb->buf, '\n', lb->len))) {
+		size_t len = (size_t)(nl - lb->buf) + 1;
+		if (prefix)
+			fputs(l->prefix, out);
+		fwrite(lb->buf, 1, len, out);
+		memmove(lb->buf, lb->buf + len, lb->len - len);
+		lb->len -= len;
+	}
+	fflush(out);
+}
+
+/* berth compose logs [-f] [--tail N] [-t] [--since T] [--no-color] [--no-log-prefix] [SVC...] */
+int cmd_compose_logs(int argc, char **argv, const compose_opts *po)
+{
+	bool follow = false, ts = false, color = isatty(1), prefix = true;
+	const char *tail = NULL, *since = NULL;
+	const char **svc = xcalloc((size_t)argc + 1, sizeof *svc);
+	size_t ns = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
+			follow = true;
+		else if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--timestamps"))
+			ts = true;
+		else if (!strcmp(argv[i], "--no-color"))
+			color = false;
+		else if (!strcmp(argv[i], "--no-log-prefix"))
+			prefix = false;
+		else if ((v = opt_value(argc, argv, &i, "--tail", "-n")))
+			tail = v;
+		else if ((v = opt_value(argc, argv, &i, "--since", NULL)))
+			since = v;
+		else if (argv[i][0] != '-')
+			svc[ns++] = argv[i];
+		else {
+			fprintf(stderr, "berth compose logs: %s is not supported yet\n", argv[i]);
+			free(svc);
+			return 1;
+		}
+	}
+	composer_project *p = load(po, NULL, 0);
+	if (!p) {
+		free(svc);
+		return 1;
+	}
+	size_t n;
+	char **names = project_containers(p->name, svc, ns, NULL, &n);
+	free(svc);
+	size_t width = 0;
+	for (size_t i = 0; i < n; i++)
+		width = strlen(names[i]) > width ? strlen(names[i]) : width;
+	log_src *src = xcalloc(n + 1, sizeof *src);
+	struct pollfd *pf = xcalloc(n + 1, sizeof *pf);
+	_cleanup_free_ char *te = tail ? client_escape(tail) : NULL;
+	_cleanup_free_ char *se = since ? client_escape(since) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* docker compose's colours, one per container in turn */
+		static const int colours[] = {36, 33, 32, 35, 34, 31};
+		src[i].prefix = color ? xasprintf("\033[%dm%-*s |\033[0m ", colours[i % 6],
+						  (int)width, names[i])
+				      : xasprintf("%-*s | ", (int)width, names[i]);
+		_cleanup_free_ char *e = client_escape(names[i]);
+		_cleanup_free_ char *path = xasprintf(
+		    "/containers/%s/logs?stdout=1&stderr=1&follow=%d&timestamps=%d%s%s%s%s", e,
+		    follow, ts, te ? "&tail=" : "", te ? te : "", se ? "&since=" : "",
+		    se ? se : "");
+		berth_error err = BERTH_ERROR_INIT;
+		pf[i].fd = -1;
+		if (client_open("GET", path, NULL, false, &src[i].s, &err) < 0) {
+			berth_error_clear(&err);
+			continue;
+		}
+		if (src[i].s.status != 200) {
+			client_close(&src[i].s);
+			continue;
+		}
+		src[i].open = src[i].opened = true;
+		src[i].raw = !strcmp(src[i].s.content_type, "application/vnd.docker.raw-stream");
+		sb_addn(&src[i].in, src[i].s.pending.buf ? src[i].s.pending.buf : "",
+			src[i].s.pending.len);
+		pf[i].fd = src[i].s.fd;
+		pf[i].events = POLLIN;
+	}
+	size_t open = 0;
+	for (size_t i = 0; i < n; i++)
+		open += src[i].open;
+	for (;;) {
+		/* whatever is buffered: whole frames (or raw bytes) to lines */
+		for (size_t i = 0; i < n; i++) {
+			log_src *l = &src[i];
+			if (l->raw) {
+				log_line(l, 1, l->in.buf ? l->in.buf : "", l->in.len, prefix);
+				l->in.len = 0;
+				continue;
+			}
+			while (l->in.len >= 8) {
+				const unsigned char *h = (const unsigned char *)l->in.buf;
+				size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 |
+					     (size_t)h[6] << 8 | h[7];
+				if (l->in.len < 8 + len)
+					break;
+				log_line(l, h[0], l->in.buf + 8, len, prefix);
+				memmove(l->in.buf, l->in.buf + 8 + len, l->in.len - 8 - len);
+				l->in.len -= 8 + len;
+			}
+		}
+		if (!open)
+			break;
+		if (poll(pf, n, -1) < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (!src[i].open || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			char b[16384];
+			ssize_t r = read(src[i].s.fd, b, sizeof b);
+			if (r > 0) {
+				sb_addn(&src[i].in, b, (size_t)r);
+			} else if (r == 0 || errno != EINTR) {
+				src[i].open = false;
+				pf[i].fd = -1;
+				open--;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < 2; k++) /* a last line without its newline */
+			if (src[i].line[k].len) {
+				log_line(&src[i], k ? 2 : 1, "\n", 1, prefix);
+			}
+		if (src[i].opened)
+			client_close(&src[i].s);
+		free(src[i].prefix);
+		sb_release(&src[i].in);
+		sb_release(&src[i].line[0]);
+		sb_release(&src[i].line[1]);
+	}
+	free(src);
+	free(pf);
+	names_free(names);
+	composer_project_free(p);
+	return 0;
 }

@@ -84,7 +84,7 @@ services:
     volumes: [data:/data]
   migrate:
     image: busybox
-    command: ["sh", "-c", "exit ${MIGRATE_EXIT:-0}"]
+    command: ["sh", "-c", "echo migrated; exit ${MIGRATE_EXIT:-0}"]
   worker:
     image: busybox
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
@@ -111,6 +111,9 @@ check "the service name resolves to all its replicas from another service" \
 	"[ \"\$(B exec shop-api-1 nslookup worker | grep -c '^Address: 172')\" = 3 ]"
 check "compose ps lists the running containers with their service" \
 	"C ps | grep -q 'shop-web-1 .* web ' && [ \"\$(C ps -q | wc -l)\" = 5 ]"
+check "compose logs prefixes each line with its container" \
+	"C logs --no-color migrate | grep -qx 'shop-migrate-1 | migrated' &&
+	 C logs --no-log-prefix migrate | grep -qx migrated"
 started=$(B inspect -f '{{.State.StartedAt}}' shop-api-1)
 out=$(C up -d 2>&1)
 check "a second up with nothing changed creates nothing and leaves running containers be" \
