@@ -568,7 +568,7 @@ static void dry_run(project_op *op)
 	for (size_t i = 0; i < op->n; i++) {
 		psvc *s = &op->svcs[i];
 		json_t *have = existing(op->name, s->name);
-		for (int n = 1; n <= s->want || json_object_size(have); n++) {
+		for (int n = 1; n <= s->want; n++) {
 			char num[16];
 			snprintf(num, sizeof num, "%d", n);
 			container *c = container_find(
@@ -576,11 +576,6 @@ static void dry_run(project_op *op)
 			json_object_del(have, num);
 			_cleanup_free_ char *res =
 			    xasprintf("Container %s-%s-%d", op->name, s->name, n);
-			if (n > s->want) {
-				if (c)
-					progress(op, res, "Remove", "above the scale");
-				continue;
-			}
 			if (!c) {
 				progress(op, res, "Create", NULL);
 				continue;
@@ -607,6 +602,19 @@ static void dry_run(project_op *op)
 				_cleanup_free_ char *m = xasprintf("changed: %s", why);
 				progress(op, res, "Recreate", m);
 			}
+		}
+		/* the numbers above the scale (whatever their labels say) */
+		const char *num;
+		json_t *id;
+		json_object_foreach(have, num, id)
+		{
+			container *c = container_find(json_string_value(id), NULL);
+			if (!c)
+				continue;
+			_cleanup_free_ char *res = xasprintf(
+			    "Container %s",
+			    json_string_value(json_object_get(container_rec(c), "Name")) + 1);
+			progress(op, res, "Remove", "above the scale");
 		}
 		json_decref(have);
 	}

@@ -123,6 +123,12 @@ out=$(COLOUR=green C up -d --dry-run 2>&1)
 check "up --dry-run names the recreation and the field that causes it, and does nothing" \
 	"echo \"\$out\" | grep -q 'shop-web-1  Recreate: changed: environment' &&
 	 echo \"\$out\" | grep -q 'shop-api-1  Running' && B exec shop-web-1 env | grep -qx COLOUR=blue"
+B run -d --name shop-odd --label com.docker.compose.project=shop --label com.docker.compose.service=web \
+	--label com.docker.compose.container-number=zero busybox sleep 100 >/dev/null
+out=$(timeout 10 "$BERTH" compose -f "$T/p/compose.yaml" up -d --dry-run 2>&1)
+check "a container with a number label that is no number is planned for removal, not looped on" \
+	"echo \"\$out\" | grep -q 'shop-odd  Remove'"
+B rm -f shop-odd >/dev/null
 check "compose exec runs a command in a service's container (--index)" \
 	"[ \"\$(C exec -T --index 2 worker hostname)\" = \"\$(B inspect -f '{{.Config.Hostname}}' shop-worker-2)\" ]"
 before=$(B inspect -f '{{.Id}}' shop-api-1)
