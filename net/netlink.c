@@ -119,6 +119,29 @@ static int add_addr(struct nl_sock *sk, int ifindex, uint32_t ip, int prefix, co
 	return 0;
 }
 
+/* A bridge of berth's carries its gateway's address only: one left by another state root
+ * (another berthd, a test) would stay routed and push every later subnet further. */
+static int drop_other_addrs(struct nl_sock *sk, int ifindex, uint32_t gateway, int prefix)
+{
+	struct nl_cache *cache = NULL;
+	if (rtnl_addr_alloc_cache(sk, &cache) < 0)
+		return 0; /* not worth failing for */
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET ||
+		    !local || nl_addr_get_len(local) != 4)
+			continue;
+		uint32_t be;
+		memcpy(&be, nl_addr_get_binary_addr(local), 4);
+		if (ntohl(be) == gateway && (int)rtnl_addr_get_prefixlen(a) == prefix)
+			continue;
+		rtnl_addr_delete(sk, a, 0);
+	}
+	nl_cache_free(cache);
+	return 0;
+}
+
 static int link_up(struct nl_sock *sk, struct rtnl_link *l, berth_error *err)
 {
 	if (rtnl_link_get_flags(l) & IFF_UP)
@@ -179,7 +202,8 @@ int net_nl_bridge_ensure(net_nl *nl, const char *name, uint32_t gateway, int pre
 		berth_error_msg(err, EEXIST, "a link named %s exists and is not a bridge", name);
 		goto out;
 	}
-	if (add_addr(nl->sk, rtnl_link_get_ifindex(l), gateway, prefix, name, err) < 0 ||
+	if (drop_other_addrs(nl->sk, rtnl_link_get_ifindex(l), gateway, prefix) < 0 ||
+	    add_addr(nl->sk, rtnl_link_get_ifindex(l), gateway, prefix, name, err) < 0 ||
 	    link_up(nl->sk, l, err) < 0)
 		goto out;
 	/* DNAT of 127.0.0.1:PORT to a container leaves through this bridge */
