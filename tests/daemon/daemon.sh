@@ -214,7 +214,8 @@ B kill -s HUP kl >/dev/null
 check "kill -s sends the signal" "[ \"\$(B wait kl)\" = 11 ]"
 B restart c3 >/dev/null
 check "restart starts a stopped container again" "[ \"\$(B inspect -f '{{.State.Running}}' c3)\" = true ]"
-B run -d --name pz busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done' >/dev/null
+# the counter is renamed into place: a read never sees the file truncated and empty
+B run -d --name pz busybox sh -c 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done' >/dev/null
 sleep 0.3
 B pause pz >/dev/null
 check "pause freezes the container (its state is paused)" \
