@@ -16,6 +16,9 @@ PODMAN="podman --root $T/podman --runroot $T/podman-run --cgroup-manager cgroupf
 # this machine lacks CAP_SYS_RESOURCE and has hybrid cgroups: podman needs runc and
 # ulimits within the hard limits (../shared/reference/peers.md); nothing in /etc changes
 export CONTAINERS_CONF=$PWD/bench/podman-containers.conf
+# berthd makes the default network's bridge and berth's table at start: they go at the end
+# unless they were there before (another berthd's)
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^berth' | sort || true)
 cleanup() {
 	for id in $("$BERTH" ps -aq 2>/dev/null); do "$BERTH" rm -f "$id" >/dev/null 2>&1; done
 	[ -s "$BERTH_RUN/berthd.pid" ] && kill "$(cat "$BERTH_RUN/berthd.pid")" 2>/dev/null
@@ -24,6 +27,9 @@ cleanup() {
 		$PODMAN system reset -f >/dev/null 2>&1 || true
 	fi
 	sleep 0.2
+	for l in $(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^berth' | sort |
+		comm -23 - <(echo "$links_before")); do ip link del "$l" 2>/dev/null; done
+	[ -z "$links_before" ] && nft delete table ip berth 2>/dev/null
 	for m in $(findmnt -rn -o TARGET | grep "^$T/" | sort -r); do umount -l "$m"; done
 	rm -rf "$T"
 }
