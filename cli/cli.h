@@ -50,7 +50,9 @@ int cmd_cp(int argc, char **argv);
 
 /* output helpers (format.c) */
 char *format_template(const char *tmpl, json_t *obj); /* {{.A.B}}, {{json .X}} */
-void table_print(json_t *rows);			      /* rows of strings, Docker's spacing */
+/* Docker's PORTS column from a summary's Ports: 0.0.0.0:8080->80/tcp, 9000/tcp */
+char *format_ports(json_t *ports);
+void table_print(json_t *rows); /* rows of strings, Docker's spacing */
 char *human_ago(long long secs);
 char *human_bytes(long long bytes);
 long long parse_duration(const char *s); /* Go durations -> ns; -1 if invalid */

@@ -55,6 +55,28 @@ const char *opt_value(int argc, char **argv, int *i, const char *longname, const
 	return NULL;
 }
 
+static void warn(void *data, const char *msg)
+{
+	(void)data;
+	fprintf(stderr, "WARN[0000] %s\n", msg);
+}
+
+void compose_loader_options(const compose_opts *po, const char **svc, size_t nsvc,
+			    composer_options *o)
+{
+	*o = (composer_options){.files = po->files,
+				.nfiles = po->nfiles,
+				.project_name = po->project_name,
+				.project_dir = po->project_dir,
+				.env_files = po->env_files,
+				.nenv_files = po->nenv_files,
+				.profiles = po->profiles,
+				.nprofiles = po->nprofiles,
+				.services = svc,
+				.nservices = nsvc,
+				.warn = warn};
+}
+
 int cmd_compose(int argc, char **argv)
 {
 	compose_opts po = {0};

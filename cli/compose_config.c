@@ -30,12 +30,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static void warn(void *data, const char *msg)
-{
-	(void)data;
-	fprintf(stderr, "WARN[0000] %s\n", msg);
-}
-
 static void print_keys(strbuf *out, const composer_node *map)
 {
 	for (size_t i = 0; map && map->kind == CN_MAP && i < map->n; i++)
@@ -122,17 +116,7 @@ int cmd_compose_config(int argc, char **argv, const void *popts)
 		free(svc);
 		return 1;
 	}
-	o.files = po->files;
-	o.nfiles = po->nfiles;
-	o.project_name = po->project_name;
-	o.project_dir = po->project_dir;
-	o.env_files = po->env_files;
-	o.nenv_files = po->nenv_files;
-	o.profiles = po->profiles;
-	o.nprofiles = po->nprofiles;
-	o.services = svc;
-	o.nservices = nsvc;
-	o.warn = warn;
+	compose_loader_options(po, svc, nsvc, &o);
 	if (profiles) {
 		/* Every profile the file mentions: load with all of them on. */
 		static const char *const all[] = {"*"};

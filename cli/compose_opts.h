@@ -2,6 +2,8 @@
 #ifndef BERTH_CLI_COMPOSE_OPTS_H
 #define BERTH_CLI_COMPOSE_OPTS_H
 
+#include "../composer/composer.h"
+
 #include <stddef.h>
 
 typedef struct {
@@ -16,6 +18,11 @@ typedef struct {
 } compose_opts;
 
 const char *opt_value(int argc, char **argv, int *i, const char *longname, const char *shortname);
+
+/* The loader's options from the project options, with the services named and warnings
+ * printed as docker compose prints them. */
+void compose_loader_options(const compose_opts *po, const char **svc, size_t nsvc,
+			    composer_options *o);
 
 /* compose up -d, down, ps (compose_up.c) */
 int cmd_compose_up(int argc, char **argv, const compose_opts *po);

@@ -18,17 +18,8 @@
 
 static composer_project *load(const compose_opts *po, const char **svc, size_t nsvc)
 {
-	composer_options o = {0};
-	o.files = po->files;
-	o.nfiles = po->nfiles;
-	o.project_name = po->project_name;
-	o.project_dir = po->project_dir;
-	o.env_files = po->env_files;
-	o.nenv_files = po->nenv_files;
-	o.profiles = po->profiles;
-	o.nprofiles = po->nprofiles;
-	o.services = svc;
-	o.nservices = nsvc;
+	composer_options o;
+	compose_loader_options(po, svc, nsvc, &o);
 	_cleanup_error_ berth_error err = BERTH_ERROR_INIT;
 	composer_project *p = composer_load(&o, &err);
 	if (!p)
@@ -275,26 +266,12 @@ int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 			printf("%s\n", json_string_value(json_object_get(c, "Id")));
 			continue;
 		}
-		_cleanup_strbuf_ strbuf ports = STRBUF_INIT;
-		json_t *pt;
-		size_t k;
-		json_array_foreach(json_object_get(c, "Ports"), k, pt)
-		{
-			json_t *pub = json_object_get(pt, "PublicPort");
-			sb_adds(&ports, ports.len ? ", " : "");
-			if (pub)
-				sb_addf(&ports, "%s:%lld->",
-					json_string_value(json_object_get(pt, "IP")) ?: "",
-					(long long)json_integer_value(pub));
-			sb_addf(&ports, "%lld/%s",
-				(long long)json_integer_value(json_object_get(pt, "PrivatePort")),
-				json_string_value(json_object_get(pt, "Type")) ?: "tcp");
-		}
-		json_array_append_new(
-		    rows, json_pack("[ssOOs]", name ? name + 1 : "",
-				    json_string_value(json_object_get(c, "Image")),
-				    json_object_get(l, "com.docker.compose.service"),
-				    json_object_get(c, "Status"), ports.buf ? ports.buf : ""));
+		_cleanup_free_ char *ports = format_ports(json_object_get(c, "Ports"));
+		json_array_append_new(rows,
+				      json_pack("[ssOOs]", name ? name + 1 : "",
+						json_string_value(json_object_get(c, "Image")),
+						json_object_get(l, "com.docker.compose.service"),
+						json_object_get(c, "Status"), ports));
 	}
 	if (!quiet)
 		table_print(rows);

@@ -297,21 +297,8 @@ static json_t *ps_fields(json_t *c, bool trunc)
 	json_t *v;
 	json_object_foreach(json_object_get(c, "Labels"), k, v)
 	    sb_addf(&labels, "%s%s=%s", labels.len ? "," : "", k, json_string_value(v));
-	/* Docker's PORTS: 0.0.0.0:8080->80/tcp, 9000/tcp (exposed, not published) */
-	_cleanup_strbuf_ strbuf ports = STRBUF_INIT, nets = STRBUF_INIT;
-	size_t i;
-	json_array_foreach(json_object_get(c, "Ports"), i, v)
-	{
-		json_t *pub = json_object_get(v, "PublicPort");
-		sb_adds(&ports, ports.len ? ", " : "");
-		if (pub)
-			sb_addf(&ports, "%s:%lld->",
-				json_string_value(json_object_get(v, "IP")) ?: "",
-				(long long)json_integer_value(pub));
-		sb_addf(&ports, "%lld/%s",
-			(long long)json_integer_value(json_object_get(v, "PrivatePort")),
-			json_string_value(json_object_get(v, "Type")) ?: "tcp");
-	}
+	_cleanup_free_ char *ports = format_ports(json_object_get(c, "Ports"));
+	_cleanup_strbuf_ strbuf nets = STRBUF_INIT;
 	json_object_foreach(json_object_get(json_object_get(c, "NetworkSettings"), "Networks"), k,
 			    v) sb_addf(&nets, "%s%s", nets.len ? "," : "", k);
 	struct tm tm;
@@ -319,13 +306,13 @@ static json_t *ps_fields(json_t *c, bool trunc)
 	localtime_r(&ct, &tm);
 	char cat[64];
 	strftime(cat, sizeof cat, "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-	return json_pack(
-	    "{s:s%,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:s,s:s}", "ID", id,
-	    (size_t)(trunc ? 12 : 64), "Image", json_string_value(json_object_get(c, "Image")),
-	    "Command", qcmd, "CreatedAt", cat, "RunningFor", ago, "Status",
-	    json_object_get(c, "Status"), "State", json_object_get(c, "State"), "Names",
-	    name ? name + 1 : "", "Labels", labels.buf ? labels.buf : "", "Ports",
-	    ports.buf ? ports.buf : "", "Mounts", "", "Networks", nets.buf ? nets.buf : "");
+	return json_pack("{s:s%,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:s,s:s}", "ID", id,
+			 (size_t)(trunc ? 12 : 64), "Image",
+			 json_string_value(json_object_get(c, "Image")), "Command", qcmd,
+			 "CreatedAt", cat, "RunningFor", ago, "Status",
+			 json_object_get(c, "Status"), "State", json_object_get(c, "State"),
+			 "Names", name ? name + 1 : "", "Labels", labels.buf ? labels.buf : "",
+			 "Ports", ports, "Mounts", "", "Networks", nets.buf ? nets.buf : "");
 }
 
 int cmd_ps(int argc, char **argv)

@@ -204,6 +204,25 @@ char *format_template(const char *tmpl, json_t *obj)
 	return sb_steal(&out);
 }
 
+char *format_ports(json_t *ports)
+{
+	strbuf b = STRBUF_INIT;
+	json_t *v;
+	size_t i;
+	json_array_foreach(ports, i, v)
+	{
+		json_t *pub = json_object_get(v, "PublicPort");
+		sb_adds(&b, b.len ? ", " : "");
+		if (pub)
+			sb_addf(&b, "%s:%lld->", json_string_value(json_object_get(v, "IP")) ?: "",
+				(long long)json_integer_value(pub));
+		sb_addf(&b, "%lld/%s",
+			(long long)json_integer_value(json_object_get(v, "PrivatePort")),
+			json_string_value(json_object_get(v, "Type")) ?: "tcp");
+	}
+	return sb_steal(&b);
+}
+
 void table_print(json_t *rows)
 {
 	/* Docker's tabwriter: columns as wide as their widest cell, 3 spaces apart */
