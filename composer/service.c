@@ -208,6 +208,83 @@ static int networks(json_t *body, json_t *hc, json_t *svc_nets, json_t *project,
 	return 0;
 }
 
+/*
+ * secrets and configs: each becomes a file berthd writes into the container's directory (with
+ * its uid, gid and mode) and binds read-only at /run/secrets/<name> (a secret) or /<name> (a
+ * config), or at its target. Their content comes from a file, or from "content", which the
+ * command line fills from the environment for `environment:` ones.
+ */
+static int files(json_t *body, json_t *list, json_t *project, const char *svc, const char *key,
+		 berth_error *err)
+{
+	bool secret = !strcmp(key, "secrets");
+	json_t *e;
+	size_t i;
+	json_array_foreach(list, i, e)
+	{
+		const char *src =
+		    json_string_value(json_is_string(e) ? e : json_object_get(e, "source"));
+		json_t *def = json_object_get(json_object_get(project, key), src ? src : "");
+		if (!src || !json_is_object(def)) {
+			berth_error_msg(err, ENOENT,
+					"service \"%s\" refers to undefined %.*s \"%s\"", svc,
+					(int)strlen(key) - 1, key, src ? src : "");
+			return -1;
+		}
+		if (json_is_true(json_object_get(def, "external")))
+			return bad(err, svc, key, "external ones live in a swarm; berth has none");
+		const char *target = json_string_value(json_object_get(e, "target"));
+		json_t *f = json_object();
+		if (!target)
+			json_object_set_new(
+			    f, "Target", json_sprintf("%s%s", secret ? "/run/secrets/" : "/", src));
+		else
+			json_object_set_new(f, "Target",
+					    json_sprintf("%s%s",
+							 target[0] == '/' ? ""
+							 : secret	  ? "/run/secrets/"
+									  : "/",
+							 target));
+		json_object_set_new(f, "What",
+				    json_sprintf("%.*s %s", (int)strlen(key) - 1, key, src));
+		const char *file = json_string_value(json_object_get(def, "file"));
+		json_t *content = json_object_get(def, "content");
+		const char *env = json_string_value(json_object_get(def, "environment"));
+		if (file) {
+			json_object_set_new(f, "Source", json_string(file));
+		} else if (json_is_string(content)) {
+			json_object_set(f, "Content", content);
+		} else {
+			json_decref(f);
+			if (env)
+				return berth_error_msg(
+				    err, ENOENT, "%.*s %s: environment variable %s is not set",
+				    (int)strlen(key) - 1, key, src, env);
+			return berth_error_msg(err, EINVAL,
+					       "%.*s %s: needs a file, content or environment",
+					       (int)strlen(key) - 1, key, src);
+		}
+		static const char *const ids[] = {"uid", "gid"};
+		for (size_t k = 0; k < 2; k++) {
+			json_t *v = json_object_get(e, ids[k]);
+			long n = json_is_integer(v)  ? (long)json_integer_value(v)
+				 : json_is_string(v) ? strtol(json_string_value(v), NULL, 10)
+						     : 0;
+			json_object_set_new(f, k ? "Gid" : "Uid", json_integer(n));
+		}
+		json_t *m = json_object_get(e, "mode");
+		long mode = json_is_integer(m)	? (long)json_integer_value(m)
+			    : json_is_string(m) ? strtol(json_string_value(m), NULL, 8)
+						: 0444;
+		json_object_set_new(f, "Mode", json_integer(mode & 07777));
+		json_t *l = json_object_get(body, "BerthFiles");
+		if (!l)
+			json_object_set_new(body, "BerthFiles", l = json_array());
+		json_array_append_new(l, f);
+	}
+	return 0;
+}
+
 json_t *composer_container_body(json_t *project, const char *svc, int number, berth_error *err)
 {
 	json_t *s = json_object_get(json_object_get(project, "services"), svc);
@@ -292,8 +369,20 @@ json_t *composer_container_body(json_t *project, const char *svc, int number, be
 		} else if (!strcmp(k, "network_mode")) {
 			const char *m = json_string_value(v);
 			if (m && str_has_prefix(m, "service:")) {
-				bad(err, svc, k, "service:NAME is not supported by berth yet");
-				goto fail;
+				/* the namespace of the service's first container */
+				json_t *o =
+				    json_object_get(json_object_get(project, "services"), m + 8);
+				const char *ocn =
+				    json_string_value(json_object_get(o, "container_name"));
+				if (!o) {
+					bad(err, svc, k, "no such service");
+					goto fail;
+				}
+				json_object_set_new(
+				    hc, "NetworkMode",
+				    ocn ? json_sprintf("container:%s", ocn)
+					: json_sprintf("container:%s-%s-1", pname, m + 8));
+				continue;
 			}
 			json_object_set(hc, "NetworkMode", v);
 		} else if (!strcmp(k, "healthcheck")) {
@@ -429,6 +518,9 @@ json_t *composer_container_body(json_t *project, const char *svc, int number, be
 			    hc, "LogConfig",
 			    json_pack("{s:s,s:o}", "Type", "json-file", "Config",
 				      json_is_object(o) ? json_deep_copy(o) : json_object()));
+		} else if (!strcmp(k, "secrets") || !strcmp(k, "configs")) {
+			if (files(body, v, project, svc, k, err) < 0)
+				goto fail;
 		} else if (!strcmp(k, "container_name")) {
 			; /* the name, below */
 		} else {

@@ -410,6 +410,55 @@ static json_t *str_or_array(json_t *v)
 	return v ? json_deep_copy(v) : json_null();
 }
 
+/* Compose's secrets and configs (BerthFiles): written into dir/files with their owner and
+ * mode, and bound read-only at their targets. */
+static int write_files(const char *dir, json_t *files, json_t *hc, berth_error *err)
+{
+	if (!json_array_size(files))
+		return 0;
+	_cleanup_free_ char *fdir = xasprintf("%s/files", dir);
+	if (mkdir_p(fdir, 0755, err) < 0)
+		return -1;
+	json_t *f;
+	size_t i;
+	json_array_foreach(files, i, f)
+	{
+		const char *what = json_string_value(json_object_get(f, "What")) ?: "file";
+		const char *src = json_string_value(json_object_get(f, "Source"));
+		_cleanup_strbuf_ strbuf data = STRBUF_INIT;
+		if (src) {
+			FILE *in = fopen(src, "re");
+			if (!in)
+				return berth_error_msg(err, errno, "%s: cannot read %s: %s", what,
+						       src, strerror(errno));
+			char b[8192];
+			size_t n;
+			while ((n = fread(b, 1, sizeof b, in)) > 0)
+				sb_addn(&data, b, n);
+			fclose(in);
+		} else {
+			const char *c = json_string_value(json_object_get(f, "Content")) ?: "";
+			sb_addn(&data, c, strlen(c));
+		}
+		_cleanup_free_ char *path = xasprintf("%s/%zu", fdir, i);
+		mode_t mode = (mode_t)json_integer_value(json_object_get(f, "Mode"));
+		if (write_file_atomic(path, data.buf ? data.buf : "", data.len, mode, err) < 0 ||
+		    chown(path, (uid_t)json_integer_value(json_object_get(f, "Uid")),
+			  (gid_t)json_integer_value(json_object_get(f, "Gid"))) < 0 ||
+		    chmod(path, mode) < 0)
+			return err->msg
+				   ? -1
+				   : berth_error_msg(err, errno, "%s: %s", what, strerror(errno));
+		json_t *ml = json_object_get(hc, "Mounts");
+		if (!json_is_array(ml))
+			json_object_set_new(hc, "Mounts", ml = json_array());
+		json_array_append_new(ml, json_pack("{s:s,s:s,s:O,s:b}", "Type", "bind", "Source",
+						    path, "Target", json_object_get(f, "Target"),
+						    "ReadOnly", 1));
+	}
+	return 0;
+}
+
 static container *create_record(json_t *body, json_t *img, const char *name, json_t *settings,
 				berth_error *err)
 {
@@ -434,6 +483,7 @@ static container *create_record(json_t *body, json_t *img, const char *name, jso
 	json_t *config = json_deep_copy(body);
 	json_object_del(config, "HostConfig");
 	json_object_del(config, "NetworkingConfig");
+	json_object_del(config, "BerthFiles"); /* secrets stay out of the record */
 	/* -P publishes what the image exposes too */
 	json_t *exposed = json_object_get(json_object_get(img, "Config"), "ExposedPorts");
 	if (json_is_object(exposed)) {
@@ -464,7 +514,9 @@ static container *create_record(json_t *body, json_t *img, const char *name, jso
 	_cleanup_free_ char *logp = xasprintf("%s/%s-json.log", dir, id);
 	json_object_set_new(rec, "LogPath", json_string(logp));
 	json_object_set_new(rec, "Path", json_string(""));
-	if (mkdir_p(dir, 0700, err) < 0 || save(c, err) < 0) {
+	if (mkdir_p(dir, 0700, err) < 0 ||
+	    write_files(dir, json_object_get(body, "BerthFiles"), hc, err) < 0 ||
+	    save(c, err) < 0) {
 		rm_rf(dir, NULL);
 		container_free(c);
 		return NULL;
@@ -1269,7 +1321,8 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 	if (sa && strptime(sa, "%Y-%m-%dT%H:%M:%S", &tm) &&
 	    (finished / 1000000000LL) - timegm(&tm) >= 10)
 		c->restart_delay_ms = 100;
-	if (restart) {
+	if (restart || c->restart_after_exit) {
+		/* a restart (by policy or asked for): followers of its log wait for the start */
 		set_state(c, "Status", json_string("restarting"));
 		set_state(c, "Restarting", json_true());
 	}
@@ -1474,6 +1527,24 @@ void container_stop_remove(container *c, int timeout, bool volumes)
 	} else {
 		do_remove(c);
 	}
+}
+
+int container_stop(container *c, int timeout)
+{
+	if (c->starting) {
+		/* stopped as soon as it runs: a restart under way included */
+		c->stop_after_start = true;
+		json_object_set_new(c->rec, "ManuallyStopped", json_true());
+		return 0;
+	}
+	if (!strcmp(status(c), "restarting") && !is_running(c)) {
+		cancel_restart(c);
+		return 1;
+	}
+	if (!is_running(c))
+		return 1;
+	stop(c, timeout);
+	return 0;
 }
 
 void container_delete_h(http_conn *conn, http_request *req, container *c)
@@ -2688,20 +2759,11 @@ void container_op_h(http_conn *conn, http_request *req, container *c, const char
 		}
 	} else if (!strcmp(op, "stop") && post) {
 		_cleanup_free_ char *t = http_query(req->query, "t");
-		if (c->starting) {
-			/* stopped as soon as it runs: a restart under way included */
-			c->stop_after_start = true;
-			json_object_set_new(c->rec, "ManuallyStopped", json_true());
+		bool restarting = !strcmp(status(c), "restarting") && !is_running(c);
+		if (container_stop(c, t && *t ? atoi(t) : -1))
+			http_respond(conn, restarting ? 204 : 304, NULL);
+		else
 			http_list_add(&c->stop_waiters, conn);
-		} else if (!strcmp(status(c), "restarting") && !is_running(c)) {
-			cancel_restart(c);
-			http_respond(conn, 204, NULL);
-		} else if (!is_running(c)) {
-			http_respond(conn, 304, NULL);
-		} else {
-			stop(c, t && *t ? atoi(t) : -1);
-			http_list_add(&c->stop_waiters, conn);
-		}
 	} else if (!strcmp(op, "restart") && post) {
 		_cleanup_free_ char *t = http_query(req->query, "t");
 		cancel_restart(c);

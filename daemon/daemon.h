@@ -71,6 +71,9 @@ int container_start(container *c, berth_error *err);
 /* Stops it (its stop signal, SIGKILL after timeout; -1: its own) and removes it ("destroy"
  * follows); at once if it does not run. volumes: its anonymous volumes too. */
 void container_stop_remove(container *c, int timeout, bool volumes);
+/* Stops it as the stop API does: 0 if it is being stopped (a "die" event follows), 1 if it
+ * was not running. */
+int container_stop(container *c, int timeout);
 
 /* The next container in berthd's list; its record (Docker's inspect form); writes it. */
 container *container_next(container *c);

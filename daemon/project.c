@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
 	const char *name;
@@ -38,13 +39,19 @@ struct project_op {
 	psvc *svcs;
 	size_t n;
 	bool done, down, volumes, created;
+	bool stopping;	 /* stop (down when false): the containers stay */
+	json_t *tear;	 /* stop/down: service -> {"ids": {id: true}, "begun": bool} */
+	json_t *tear_of; /* stop/down: container id -> [service, name] */
+	int timeout;
 	bool arming;	   /* removals being asked for: their "destroy" events only count */
 	json_t *gone_wait; /* containers whose removal comes first ("destroy" events) */
 	project_op *next;
 };
 
 static int create_all(project_op *op, berth_error *err);
+static int create_service(project_op *op, psvc *s, berth_error *err);
 static void down_rest(project_op *op);
+static void tear_gone(project_op *op, const char *id);
 
 static project_op *ops;
 
@@ -82,6 +89,8 @@ static void op_free(project_op *op)
 	json_decref(op->model);
 	json_decref(op->flags);
 	json_decref(op->gone_wait);
+	json_decref(op->tear);
+	json_decref(op->tear_of);
 	free(op->name);
 	free(op);
 }
@@ -218,6 +227,12 @@ void projects_on_event(const char *type, const char *action, const char *id, jso
 	}
 	for (project_op *op = ops, *next; op; op = next) {
 		next = op->next;
+		if (op->tear) {
+			if (json_object_get(op->tear_of, id) &&
+			    !strcmp(action, op->stopping ? "die" : "destroy"))
+				tear_gone(op, id);
+			continue;
+		}
 		if (!strcmp(action, "destroy") && json_object_get(op->gone_wait, id)) {
 			json_object_del(op->gone_wait, id);
 			if (json_object_size(op->gone_wait) || op->arming)
@@ -443,46 +458,70 @@ static void plan_removals(project_op *op, psvc *s)
 			progress(op, res, "Recreate", NULL);
 		}
 		json_object_set_new(op->gone_wait, container_id(old), json_true());
-		container_stop_remove(old, -1, false);
+		container_stop_remove(old, op->timeout, false);
 	}
 	json_decref(have);
 }
 
-/* The containers each service still lacks, numbered from the lowest free number. */
+/* The service whose network namespace s joins (network_mode: service:X) if it is made in this
+ * run too. */
+static psvc *joins(project_op *op, psvc *s)
+{
+	const char *m = json_string_value(json_object_get(s->svc, "network_mode"));
+	return m && !strncmp(m, "service:", 8) ? svc_of(op, m + 8) : NULL;
+}
+
+/* The containers each service still lacks, numbered from the lowest free number; a service
+ * that joins another's network namespace after that one. */
 static int create_all(project_op *op, berth_error *err)
 {
 	op->created = true;
-	for (size_t i = 0; i < op->n; i++) {
-		psvc *s = &op->svcs[i];
-		json_t *have = existing(op->name, s->name);
-		for (int n = 1; n <= s->want; n++) {
-			char num[16];
-			snprintf(num, sizeof num, "%d", n);
-			if (json_object_get(have, num))
+	bool *made = xcalloc(op->n + 1, sizeof *made);
+	for (size_t pass = 0; pass < op->n; pass++)
+		for (size_t i = 0; i < op->n; i++) {
+			psvc *j = joins(op, &op->svcs[i]);
+			if (made[i] || (j && !made[j - op->svcs] && pass + 1 < op->n))
 				continue;
-			json_t *body = composer_container_body(op->model, s->name, n, err);
-			if (!body) {
-				json_decref(have);
+			made[i] = true;
+			if (create_service(op, &op->svcs[i], err) < 0) {
+				free(made);
 				return -1;
 			}
-			_cleanup_free_ char *cname =
-			    xstrdup(json_string_value(json_object_get(body, "Name")));
-			json_object_del(body, "Name");
-			/* the service as it was: a later --dry-run names the fields that changed */
-			json_object_set(body, "BerthComposeService", s->svc);
-			int status;
-			container *c = container_create(body, cname, &status, err);
-			json_decref(body);
-			if (!c) {
-				json_decref(have);
-				return berth_error_prefix(err, "service \"%s\"", s->name);
-			}
-			json_array_append_new(s->ids, json_string(container_id(c)));
-			_cleanup_free_ char *res = xasprintf("Container %s", cname);
-			progress(op, res, "Created", NULL);
 		}
-		json_decref(have);
+	free(made);
+	return 0;
+}
+
+static int create_service(project_op *op, psvc *s, berth_error *err)
+{
+	json_t *have = existing(op->name, s->name);
+	for (int n = 1; n <= s->want; n++) {
+		char num[16];
+		snprintf(num, sizeof num, "%d", n);
+		if (json_object_get(have, num))
+			continue;
+		json_t *body = composer_container_body(op->model, s->name, n, err);
+		if (!body) {
+			json_decref(have);
+			return -1;
+		}
+		_cleanup_free_ char *cname =
+		    xstrdup(json_string_value(json_object_get(body, "Name")));
+		json_object_del(body, "Name");
+		/* the service as it was: a later --dry-run names the fields that changed */
+		json_object_set(body, "BerthComposeService", s->svc);
+		int status;
+		container *c = container_create(body, cname, &status, err);
+		json_decref(body);
+		if (!c) {
+			json_decref(have);
+			return berth_error_prefix(err, "service \"%s\"", s->name);
+		}
+		json_array_append_new(s->ids, json_string(container_id(c)));
+		_cleanup_free_ char *res = xasprintf("Container %s", cname);
+		progress(op, res, "Created", NULL);
 	}
+	json_decref(have);
 	return 0;
 }
 
@@ -506,7 +545,7 @@ static void orphans(project_op *op, bool remove)
 		_cleanup_free_ char *res = xasprintf("Container %s", cn);
 		progress(op, res, "Removing", "orphan");
 		json_object_set_new(op->gone_wait, container_id(c), json_true());
-		container_stop_remove(c, -1, false);
+		container_stop_remove(c, op->timeout, false);
 	}
 	if (names.len) {
 		_cleanup_free_ char *m =
@@ -645,8 +684,13 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 		if (!named)
 			continue;
 		op->svcs = xrealloc(op->svcs, (op->n + 1) * sizeof *op->svcs);
+		/* --scale SERVICE=N over the file's replicas */
+		json_t *sc = json_object_get(json_object_get(body, "Scale"), k);
 		op->svcs[op->n++] =
-		    (psvc){.name = k, .svc = v, .want = replicas(v), .ids = json_array()};
+		    (psvc){.name = k,
+			   .svc = v,
+			   .want = json_is_integer(sc) ? (int)json_integer_value(sc) : replicas(v),
+			   .ids = json_array()};
 	}
 	/* a health-gated dependency without a health check could never be healthy */
 	for (size_t i = 0; i < op->n; i++) {
@@ -679,6 +723,22 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 			op_free(op);
 			return;
 		}
+		/* a secret's or config's file must be readable */
+		json_t *f;
+		size_t fi;
+		json_array_foreach(json_object_get(b, "BerthFiles"), fi, f)
+		{
+			const char *src = json_string_value(json_object_get(f, "Source"));
+			if (src && access(src, R_OK) < 0) {
+				http_respond_error(
+				    conn, 400, "service \"%s\": %s: cannot read %s: %s",
+				    op->svcs[i].name, json_string_value(json_object_get(f, "What")),
+				    src, strerror(errno));
+				json_decref(b);
+				op_free(op);
+				return;
+			}
+		}
 		int st = net_check_ports(b, &err);
 		json_decref(b);
 		bool ours = false;
@@ -701,6 +761,9 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 	op->conn = conn;
 	op->flags = json_incref(body);
 	op->gone_wait = json_object();
+	op->timeout = json_is_integer(json_object_get(body, "Timeout"))
+			  ? (int)json_integer_value(json_object_get(body, "Timeout"))
+			  : -1;
 	conn->ctx = op;
 	conn->ctx_free = conn_gone;
 	http_stream_begin(conn, "application/json");
@@ -710,6 +773,10 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 	}
 	if (make_networks(op, &err) < 0 || make_volumes(op, &err) < 0)
 		goto fail;
+	if (json_is_true(json_object_get(body, "NetworksOnly"))) {
+		finish(op, NULL); /* compose run of a service without dependencies */
+		return;
+	}
 	op->arming = true;
 	for (size_t i = 0; i < op->n; i++)
 		plan_removals(op, &op->svcs[i]);
@@ -767,45 +834,168 @@ static void down_rest(project_op *op)
 	finish(op, NULL);
 }
 
-static void down_h(http_conn *conn, const char *name, bool volumes, int timeout)
+/* ---- stop and down: dependents first ---- */
+
+/* Whether a service of the project depends on svc (depends_on, network_mode service:). */
+static bool depends(json_t *model, const char *dependent, const char *svc)
+{
+	json_t *d = json_object_get(json_object_get(model, "services"), dependent);
+	const char *nm = json_string_value(json_object_get(d, "network_mode"));
+	return json_object_get(json_object_get(d, "depends_on"), svc) ||
+	       (nm && !strncmp(nm, "service:", 8) && !strcmp(nm + 8, svc));
+}
+
+/* A service's containers wait while a service depending on it still has some. */
+static bool tear_blocked(project_op *op, const char *svc)
+{
+	const char *k;
+	json_t *t;
+	json_object_foreach(op->tear, k, t)
+	{
+		bool done = json_is_true(json_object_get(t, "begun")) &&
+			    !json_object_size(json_object_get(t, "ids"));
+		if (strcmp(k, svc) && !done && depends(op->model, k, svc))
+			return true;
+	}
+	return false;
+}
+
+static void tear_begin(project_op *op, json_t *t)
+{
+	json_object_set_new(t, "begun", json_true());
+	json_t *ids = json_deep_copy(json_object_get(t, "ids"));
+	const char *id;
+	json_t *v;
+	json_object_foreach(ids, id, v)
+	{
+		container *c = container_find(id, NULL);
+		if (!c) {
+			json_object_del(json_object_get(t, "ids"), id);
+			continue;
+		}
+		_cleanup_free_ char *res =
+		    xasprintf("Container %s",
+			      json_string_value(json_object_get(container_rec(c), "Name")) + 1);
+		if (op->stopping && container_stop(c, op->timeout) == 1) {
+			json_object_del(json_object_get(t, "ids"), id); /* it was not running */
+			continue;
+		}
+		progress(op, res, op->stopping ? "Stopping" : "Removing", NULL);
+		if (!op->stopping)
+			container_stop_remove(c, op->timeout, false);
+	}
+	json_decref(ids);
+}
+
+/* Begins every service nothing waits on; when all are done, the rest of down or the end. */
+static void tear_advance(project_op *op)
+{
+	if (op->arming)
+		return;
+	op->arming = true; /* removals of stopped containers report back at once */
+	bool moved;
+	do {
+		moved = false;
+		bool pending = false;
+		const char *k;
+		json_t *t;
+		json_object_foreach(op->tear, k, t) pending |=
+		    json_is_true(json_object_get(t, "begun")) &&
+		    json_object_size(json_object_get(t, "ids"));
+		json_object_foreach(op->tear, k, t)
+		{
+			if (json_is_true(json_object_get(t, "begun")) || tear_blocked(op, k))
+				continue;
+			tear_begin(op, t);
+			moved = true;
+		}
+		if (moved || pending)
+			continue;
+		/* nothing runs and nothing can begin: a cycle; the rest at once */
+		json_object_foreach(op->tear, k, t) if (!json_is_true(json_object_get(t, "begun")))
+		{
+			tear_begin(op, t);
+			moved = true;
+		}
+	} while (moved);
+	op->arming = false;
+	const char *k;
+	json_t *t;
+	json_object_foreach(op->tear, k, t) if (json_object_size(json_object_get(t, "ids"))) return;
+	if (op->down)
+		down_rest(op);
+	else
+		finish(op, NULL);
+}
+
+static void tear_gone(project_op *op, const char *id)
+{
+	json_t *of = json_object_get(op->tear_of, id);
+	json_t *t = json_object_get(op->tear, json_string_value(json_array_get(of, 0)) ?: "");
+	if (!json_object_get(json_object_get(t, "ids"), id))
+		return;
+	json_object_del(json_object_get(t, "ids"), id);
+	_cleanup_free_ char *res =
+	    xasprintf("Container %s", json_string_value(json_array_get(of, 1)) ?: id);
+	progress(op, res, op->stopping ? "Stopped" : "Removed", NULL);
+	tear_advance(op);
+}
+
+/*
+ * stop (model may be NULL: every container of the project) or down: the containers of the
+ * services named (all if none), each service once the services that depend on it are done;
+ * without orphans, containers of services the model lacks stay.
+ */
+static void tear_h(http_conn *conn, const char *name, json_t *model, json_t *only, bool down,
+		   bool volumes, bool orphans, int timeout)
 {
 	project_op *op = xzalloc(sizeof *op);
 	op->name = xstrdup(name);
-	op->down = true;
+	op->model = json_incref(model);
+	op->down = down;
+	op->stopping = !down;
 	op->volumes = volumes;
-	op->gone_wait = json_object();
+	op->timeout = timeout;
+	op->tear = json_object();
+	op->tear_of = json_object();
 	op->next = ops;
 	ops = op;
 	op->conn = conn;
 	conn->ctx = op;
 	conn->ctx_free = conn_gone;
-	http_stream_begin(conn, "application/json");
-	/* every container at once (each with its stop signal and grace period) */
+	json_t *svcs = json_object_get(model, "services");
 	for (container *c = D.containers; c; c = container_next(c)) {
 		const char *p = label(container_rec(c), "com.docker.compose.project");
-		if (p && !strcmp(p, name))
-			json_object_set_new(op->gone_wait, container_id(c), json_true());
-	}
-	const char *id;
-	json_t *v;
-	void *tmp;
-	op->arming = true;
-	json_t *ids = json_deep_copy(op->gone_wait);
-	json_object_foreach_safe(ids, tmp, id, v)
-	{
-		container *c = container_find(id, NULL);
-		if (!c)
+		const char *s = label(container_rec(c), "com.docker.compose.service") ?: "";
+		if (!p || strcmp(p, name) || (model && !json_object_get(svcs, s) && !orphans))
 			continue;
-		_cleanup_free_ char *res =
-		    xasprintf("Container %s",
-			      json_string_value(json_object_get(container_rec(c), "Name")) + 1);
-		progress(op, res, "Removing", NULL);
-		container_stop_remove(c, timeout, false);
+		bool named = !json_array_size(only);
+		json_t *o;
+		size_t i;
+		json_array_foreach(only, i, o) named |= !strcmp(json_string_value(o), s);
+		if (!named)
+			continue;
+		json_t *t = json_object_get(op->tear, s);
+		if (!t)
+			json_object_set_new(op->tear, s,
+					    t = json_pack("{s:{},s:b}", "ids", "begun", 0));
+		json_object_set_new(json_object_get(t, "ids"), container_id(c), json_true());
+		json_object_set_new(
+		    op->tear_of, container_id(c),
+		    json_pack("[ss]", s,
+			      json_string_value(json_object_get(container_rec(c), "Name")) + 1));
 	}
-	json_decref(ids);
-	op->arming = false;
-	if (!json_object_size(op->gone_wait))
-		down_rest(op);
+	http_stream_begin(conn, "application/json");
+	tear_advance(op);
+}
+
+static int timeout_of(json_t *body, http_request *req)
+{
+	json_t *t = json_object_get(body, "Timeout");
+	if (json_is_integer(t))
+		return (int)json_integer_value(t);
+	_cleanup_free_ char *q = http_query(req->query, "t");
+	return q && *q ? atoi(q) : -1;
 }
 
 void project_h(http_conn *conn, http_request *req, const char *rest)
@@ -819,20 +1009,27 @@ void project_h(http_conn *conn, http_request *req, const char *rest)
 		http_respond_error(conn, 404, "page not found");
 		return;
 	}
-	if (!strcmp(op, "up")) {
-		json_error_t je;
-		json_t *body =
-		    json_loadb(req->body.buf ? req->body.buf : "", req->body.len, 0, &je);
-		if (!json_is_object(body))
-			http_respond_error(conn, 400, "invalid JSON body: %s",
-					   body ? "not an object" : je.text);
-		else
-			up_h(conn, name, body);
-		json_decref(body);
+	json_error_t je;
+	json_t *body =
+	    req->body.len ? json_loadb(req->body.buf, req->body.len, 0, &je) : json_object();
+	json_t *model = json_object_get(body, "Project");
+	if (!json_is_object(body)) {
+		http_respond_error(conn, 400, "invalid JSON body: %s",
+				   body ? "not an object" : je.text);
+	} else if (model && !json_is_object(json_object_get(model, "services"))) {
+		http_respond_error(conn, 400, "Project: the normalised project is needed");
+	} else if (!strcmp(op, "up")) {
+		up_h(conn, name, body);
 	} else if (!strcmp(op, "down")) {
-		_cleanup_free_ char *t = http_query(req->query, "t");
-		down_h(conn, name, http_query_bool(req->query, "v"), t && *t ? atoi(t) : -1);
+		tear_h(conn, name, model, NULL, true,
+		       http_query_bool(req->query, "v") ||
+			   json_is_true(json_object_get(body, "Volumes")),
+		       json_is_true(json_object_get(body, "RemoveOrphans")), timeout_of(body, req));
+	} else if (!strcmp(op, "stop")) {
+		tear_h(conn, name, model, json_object_get(body, "Services"), false, false, true,
+		       timeout_of(body, req));
 	} else {
 		http_respond_error(conn, 404, "page not found");
 	}
+	json_decref(body);
 }
