@@ -25,6 +25,11 @@ const char *opt_value(int argc, char **argv, int *i, const char *longname, const
 
 /* the engine's commands, through berthd (run.c, container.c, system.c) */
 int cmd_run(int argc, char **argv);
+/* One flag of run's (by its long name) applied to a create body; -1 with an error printed. */
+int run_flag(json_t *body, const char *flag, const char *value);
+/* Creates a container from a create body and runs it as `berth run` does (attached unless
+ * detach; --rm); the container's exit status or 125. */
+int run_body(json_t *body, const char *name, bool detach, bool in, bool tty, bool rm);
 int cmd_create(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_attach(int argc, char **argv);

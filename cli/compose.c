@@ -17,16 +17,24 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  config      Parse, resolve and render the Compose file in canonical form\n"
-	      "  up          Create and start containers (-d only, so far)\n"
+	      "  up          Create and start containers (attached, or -d)\n"
 	      "  down        Stop and remove containers and networks (-v: volumes too)\n"
+	      "  create      Create containers without starting them\n"
+	      "  run         Run a one-off command on a service\n"
 	      "  ps          List the project's containers\n"
-	      "  stop, start, restart, kill, rm, pause, unpause, top [SERVICE...]\n"
-	      "              The engine's command on the project's containers\n"
 	      "  logs        The services' logs, prefixed ([-f] [--tail N] [-t] [--since T] "
 	      "[--no-color] [--no-log-prefix])\n"
 	      "  exec        Run a command in a service's container ([-T] [-d] [-u] [-w] [-e] "
 	      "[--index N])\n"
+	      "  stop        Stop services, dependents first\n"
+	      "  start, restart, kill, rm, pause, unpause, top [SERVICE...]\n"
+	      "              The engine's command on the project's containers\n"
+	      "  scale       Scale services (SERVICE=N...)\n"
 	      "  port        Print the public port of a service's port binding\n"
+	      "  images      List the images the containers use\n"
+	      "  wait        Wait for services' containers to stop\n"
+	      "  events      Stream the project's container events ([--json])\n"
+	      "  cp          Copy files between a service's container and here\n"
 	      "  ls          List running projects (-a: all)\n"
 	      "  version     Show the berth version\n",
 	      f);
@@ -126,6 +134,20 @@ int cmd_compose(int argc, char **argv)
 		r = cmd_compose_exec(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "port")) {
 		r = cmd_compose_port(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "run")) {
+		r = cmd_compose_run(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "create")) {
+		r = cmd_compose_create(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "scale")) {
+		r = cmd_compose_scale(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "images")) {
+		r = cmd_compose_images(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "wait")) {
+		r = cmd_compose_wait(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "events")) {
+		r = cmd_compose_events(argc - i, argv + i, &po);
+	} else if (!strcmp(argv[i], "cp")) {
+		r = cmd_compose_cp(argc - i, argv + i, &po);
 	} else if (!strcmp(argv[i], "ls")) {
 		r = cmd_compose_ls(argc - i, argv + i);
 	} else if (!strcmp(argv[i], "version")) {

@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-static composer_project *load(const compose_opts *po, const char **svc, size_t nsvc)
+composer_project *compose_load(const compose_opts *po, const char **svc, size_t nsvc)
 {
 	composer_options o;
 	compose_loader_options(po, svc, nsvc, &o);
@@ -93,6 +94,13 @@ static int follow(const char *method, const char *path, json_t *body)
 	return rc;
 }
 
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void wait_expired(int sig)
 {
 	static const char m[] = "berth compose up: timed out waiting for the project to be up "
@@ -103,19 +111,110 @@ static void wait_expired(int sig)
 	_exit(1);
 }
 
+json_t *compose_model(const composer_project *p, bool with_disabled)
+{
+	char *text = composer_project_json(p, false);
+	json_t *model = json_loads(text, 0, NULL);
+	free(text);
+	/* secrets and configs from the environment: berthd does not have the user's */
+	static const char *const kinds[] = {"secrets", "configs"};
+	for (size_t i = 0; i < 2; i++) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(json_object_get(model, kinds[i]), k, v)
+		{
+			const char *env = json_string_value(json_object_get(v, "environment"));
+			const char *val = env ? getenv(env) : NULL;
+			if (val && !json_object_get(v, "content"))
+				json_object_set_new(v, "content", json_string(val));
+		}
+	}
+	if (with_disabled && p->disabled) {
+		/* services of profiles not enabled are the project's too (not orphans) */
+		json_t *d = composer_node_to_json(p->disabled),
+		       *svcs = json_object_get(model, "services");
+		json_object_update_missing(svcs, d);
+		json_decref(d);
+	}
+	return model;
+}
+
+json_t *compose_run_model(const compose_opts *po, const char **svc, size_t nsvc, bool nodeps,
+			  composer_project **project, json_t **names)
+{
+	composer_project *p = compose_load(po, svc, nsvc);
+	*project = p;
+	*names = json_array();
+	if (!p)
+		return NULL;
+	json_t *model = compose_model(p, false);
+	if (!nsvc)
+		return model;
+	json_t *sel = model;
+	composer_project *all = compose_load(po, NULL, 0);
+	if (!all) {
+		json_decref(sel);
+		return NULL;
+	}
+	model = compose_model(all, false);
+	composer_project_free(all);
+	json_object_update_missing(json_object_get(model, "services"),
+				   json_object_get(sel, "services"));
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(sel, "services"), k, v)
+	{
+		bool named = !nodeps;
+		for (size_t i = 0; i < nsvc; i++)
+			named |= !strcmp(svc[i], k);
+		if (named)
+			json_array_append_new(*names, json_string(k));
+	}
+	json_decref(sel);
+	return model;
+}
+
+int compose_follow(const char *project, const char *op, json_t *body)
+{
+	_cleanup_free_ char *e = client_escape(project);
+	_cleanup_free_ char *path = xasprintf("/projects/%s/%s", e, op);
+	return follow("POST", path, body);
+}
+
+int compose_project_stop(const char *name, json_t *model, int timeout)
+{
+	json_t *body = json_pack("{s:O*}", "Project", model);
+	if (timeout >= 0)
+		json_object_set_new(body, "Timeout", json_integer(timeout));
+	_cleanup_free_ char *e = client_escape(name);
+	_cleanup_free_ char *path = xasprintf("/projects/%s/stop", e);
+	int rc = follow("POST", path, body);
+	json_decref(body);
+	return rc;
+}
+
+static void add_name(const char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = s;
+}
+
 int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 {
 	bool detach = false, force = false, norecreate = false, nostart = false, wait = false,
-	     orphans = false, dry = false;
+	     orphans = false, dry = false, nodeps = false, abort_exit = false, prefix = true,
+	     color = isatty(1);
 	json_t *scale = json_object();
-	long wait_timeout = 0;
-	const char **svc = NULL;
-	size_t nsvc = 0;
+	long wait_timeout = 0, timeout = -1;
+	const char **svc = NULL, **attach = NULL;
+	const char *exit_from = NULL;
+	size_t nsvc = 0, nattach = 0;
+	int rc = 1;
+	composer_project *p = NULL;
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *v;
 		if (a[0] != '-') {
-			svc = xrealloc(svc, (nsvc + 1) * sizeof *svc);
-			svc[nsvc++] = a;
+			add_name(&svc, &nsvc, a);
 		} else if (!strcmp(a, "-d") || !strcmp(a, "--detach")) {
 			detach = true;
 		} else if (!strcmp(a, "--force-recreate")) {
@@ -124,21 +223,44 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 			norecreate = true;
 		} else if (!strcmp(a, "--no-start")) {
 			nostart = true;
+		} else if (!strcmp(a, "--no-deps")) {
+			nodeps = true;
 		} else if (!strcmp(a, "--wait")) {
 			wait = detach = true;
 		} else if (!strcmp(a, "--remove-orphans")) {
 			orphans = true;
 		} else if (!strcmp(a, "--dry-run")) {
 			dry = detach = true;
+		} else if (!strcmp(a, "--abort-on-container-exit")) {
+			abort_exit = true;
+		} else if (!strcmp(a, "--no-log-prefix")) {
+			prefix = false;
+		} else if (!strcmp(a, "--no-color")) {
+			color = false;
+		} else if (!strcmp(a, "--no-build") || !strcmp(a, "--quiet-pull")) {
+			/* nothing is built or pulled */
+		} else if ((v = opt_value(argc, argv, &i, "--exit-code-from", NULL))) {
+			exit_from = v;
+			abort_exit = true;
+		} else if ((v = opt_value(argc, argv, &i, "--attach", NULL))) {
+			add_name(&attach, &nattach, v);
+		} else if ((v = opt_value(argc, argv, &i, "--timeout", "-t"))) {
+			timeout = atol(v);
+		} else if ((v = opt_value(argc, argv, &i, "--pull", NULL))) {
+			if (strcmp(v, "never") && strcmp(v, "missing")) {
+				fprintf(stderr,
+					"berth compose up: --pull %s: berth has no registry; "
+					"images come from files (berth load)\n",
+					v);
+				goto out;
+			}
 		} else if (!strcmp(a, "--wait-timeout") || !strcmp(a, "--scale")) {
-			const char *v = i + 1 < argc ? argv[++i] : NULL;
+			v = i + 1 < argc ? argv[++i] : NULL;
 			const char *eq = v ? strchr(v, '=') : NULL;
 			if (!v || (a[2] == 's' && !eq) || (a[2] == 'w' && atol(v) <= 0)) {
 				fprintf(stderr, "berth compose up: %s needs %s\n", a,
 					a[2] == 's' ? "SERVICE=N" : "a number of seconds");
-				free(svc);
-				json_decref(scale);
-				return 1;
+				goto out;
 			}
 			if (a[2] == 'w') {
 				wait_timeout = atol(v);
@@ -147,123 +269,262 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 				json_object_set_new(scale, k, json_integer(atoi(eq + 1)));
 			}
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			printf("Usage: berth compose up -d [--wait] [--wait-timeout S] [--scale "
-			       "SVC=N] "
-			       "[--force-recreate] [--no-recreate] [--no-start] [--remove-orphans] "
-			       "[--dry-run] [SERVICE...]\n\nCreate and start containers\n");
-			free(svc);
-			json_decref(scale);
-			return 0;
+			printf(
+			    "Usage: berth compose up [OPTIONS] [SERVICE...]\n\n"
+			    "Create and start containers\n\n"
+			    "  -d, --detach                 Run in the background\n"
+			    "      --wait                   Wait until running/healthy (implies "
+			    "-d)\n"
+			    "      --wait-timeout S         Give up waiting after S seconds\n"
+			    "      --scale SVC=N            Run N containers of SVC\n"
+			    "      --force-recreate         Recreate even when nothing changed\n"
+			    "      --no-recreate            Keep existing containers as they are\n"
+			    "      --no-deps                Not the named services' dependencies\n"
+			    "      --no-start               Create only\n"
+			    "      --remove-orphans         Remove containers of services not in "
+			    "the file\n"
+			    "      --abort-on-container-exit  Stop all when one exits (attached)\n"
+			    "      --exit-code-from SVC     Exit with SVC's exit code (implies "
+			    "--abort-on-container-exit)\n"
+			    "      --attach SVC             Show only SVC's output (repeatable)\n"
+			    "      --no-log-prefix          No container name before each line\n"
+			    "      --no-color               No colours\n"
+			    "  -t, --timeout S              Stop timeout when containers are "
+			    "stopped\n"
+			    "      --dry-run                Print the plan, do nothing\n");
+			rc = 0;
+			goto out;
 		} else {
 			fprintf(stderr, "berth compose up: %s is not supported yet\n", a);
-			free(svc);
-			json_decref(scale);
-			return 1;
+			goto out;
 		}
 	}
-	if (!detach && !nostart) {
-		fprintf(stderr, "berth compose up: only -d (detached) is supported yet\n");
-		free(svc);
-		json_decref(scale);
-		return 1;
+	if (detach && (abort_exit || nattach)) {
+		fprintf(stderr, "berth compose up: %s and --detach cannot be combined\n",
+			exit_from    ? "--exit-code-from"
+			: abort_exit ? "--abort-on-container-exit"
+				     : "--attach");
+		goto out;
 	}
-	composer_project *p = load(po, svc, nsvc);
-	if (!p) {
-		free(svc);
-		json_decref(scale);
-		return 1;
+	json_t *names;
+	json_t *model = compose_run_model(po, svc, nsvc, nodeps, &p, &names);
+	if (!model) {
+		json_decref(names);
+		goto out;
 	}
-	char *text = composer_project_json(p, false);
-	json_t *model = json_loads(text, 0, NULL);
-	free(text);
-	json_t *names = json_array();
-	for (size_t i = 0; i < nsvc; i++)
-		json_array_append_new(names, json_string(svc[i]));
-	json_t *body = json_pack("{s:o,s:o,s:b,s:b,s:b,s:b,s:b,s:o}", "Project", model, "Services",
+	if (exit_from && !json_object_get(json_object_get(model, "services"), exit_from)) {
+		fprintf(stderr, "berth compose up: --exit-code-from: no such service: %s\n",
+			exit_from);
+		json_decref(model);
+		json_decref(names);
+		goto out;
+	}
+	json_t *body = json_pack("{s:O,s:o,s:b,s:b,s:b,s:b,s:b,s:O}", "Project", model, "Services",
 				 names, "ForceRecreate", force, "NoRecreate", norecreate, "NoStart",
 				 nostart, "Wait", wait, "RemoveOrphans", orphans, "Scale", scale);
 	json_object_set_new(body, "DryRun", json_boolean(dry));
+	if (timeout >= 0)
+		json_object_set_new(body, "Timeout", json_integer(timeout));
 	if (wait_timeout > 0) {
 		/* --wait-timeout: the wait ends with an error (berthd goes on with the project) */
 		signal(SIGALRM, wait_expired);
 		alarm((unsigned)wait_timeout);
 	}
-	_cleanup_free_ char *e = client_escape(p->name);
-	_cleanup_free_ char *path = xasprintf("/projects/%s/up", e);
-	int rc = follow("POST", path, body);
+	char *e = client_escape(p->name), *path = xasprintf("/projects/%s/up", e);
+	double started = now_seconds();
+	rc = follow("POST", path, body);
 	json_decref(body);
+	free(path);
+	free(e);
+	if (rc == 0 && !detach && !nostart) {
+		/* attached: the output of this run's containers until they all end */
+		char since[64];
+		snprintf(since, sizeof since, "%.6f", started);
+		watch_opts o = {.project = p->name,
+				.model = model,
+				.svc = nattach ? attach : svc,
+				.nsvc = nattach	 ? nattach
+					: nodeps ? nsvc
+						 : 0,
+				.follow = true,
+				.timestamps = false,
+				.color = color,
+				.prefix = prefix,
+				.since = since,
+				.attached = true,
+				.abort_on_exit = abort_exit,
+				.exit_from = exit_from,
+				.timeout = (int)timeout};
+		rc = compose_watch(&o);
+	}
+	json_decref(model);
+out:
+	json_decref(scale);
 	composer_project_free(p);
 	free(svc);
+	free(attach);
 	return rc;
 }
 
 int cmd_compose_down(int argc, char **argv, const compose_opts *po)
 {
-	bool volumes = false;
-	const char *t = NULL;
+	bool volumes = false, orphans = false;
+	long timeout = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--volumes")) {
 			volumes = true;
+		} else if (!strcmp(argv[i], "--remove-orphans")) {
+			orphans = true;
 		} else if ((v = opt_value(argc, argv, &i, "--timeout", "-t"))) {
-			t = v;
+			timeout = atol(v);
+		} else if (!strcmp(argv[i], "--rmi")) {
+			fprintf(stderr, "berth compose down: --rmi is not supported yet\n");
+			return 1;
 		} else {
 			fprintf(stderr, "berth compose down: %s is not supported yet\n", argv[i]);
 			return 1;
 		}
 	}
-	composer_project *p = load(po, NULL, 0);
+	composer_project *p = compose_load(po, NULL, 0);
 	if (!p)
 		return 1;
+	json_t *body = json_pack("{s:o,s:b,s:b}", "Project", compose_model(p, true), "Volumes",
+				 volumes, "RemoveOrphans", orphans);
+	if (timeout >= 0)
+		json_object_set_new(body, "Timeout", json_integer(timeout));
 	_cleanup_free_ char *e = client_escape(p->name);
-	_cleanup_free_ char *path =
-	    xasprintf("/projects/%s/down?v=%d%s%s", e, volumes, t ? "&t=" : "", t ? t : "");
-	int rc = follow("POST", path, NULL);
+	_cleanup_free_ char *path = xasprintf("/projects/%s/down", e);
+	int rc = follow("POST", path, body);
+	json_decref(body);
 	composer_project_free(p);
 	return rc;
 }
 
+/* berth compose stop [-t N] [SERVICE...]: dependents first */
+static int compose_stop(int argc, char **argv, const compose_opts *po)
+{
+	long timeout = -1;
+	json_t *names = json_array();
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if ((v = opt_value(argc, argv, &i, "--timeout", "-t")))
+			timeout = atol(v);
+		else if (argv[i][0] != '-')
+			json_array_append_new(names, json_string(argv[i]));
+		else {
+			fprintf(stderr, "berth compose stop: %s is not supported yet\n", argv[i]);
+			json_decref(names);
+			return 1;
+		}
+	}
+	composer_project *p = compose_load(po, NULL, 0);
+	if (!p) {
+		json_decref(names);
+		return 1;
+	}
+	json_t *body = json_pack("{s:o,s:o}", "Project", compose_model(p, true), "Services", names);
+	if (timeout >= 0)
+		json_object_set_new(body, "Timeout", json_integer(timeout));
+	_cleanup_free_ char *e = client_escape(p->name);
+	_cleanup_free_ char *path = xasprintf("/projects/%s/stop", e);
+	int rc = follow("POST", path, body);
+	json_decref(body);
+	composer_project_free(p);
+	return rc;
+}
+
+/* berth compose ps [-a] [-q] [--services] [--status S] [--format table|json] [SERVICE...] */
 int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 {
-	bool all = false, quiet = false;
+	bool all = false, quiet = false, services = false, json = false;
+	json_t *status = json_array();
+	const char **svc = xcalloc((size_t)argc + 1, sizeof *svc);
+	size_t ns = 0;
+	int rc = 1;
+	composer_project *p = NULL;
+	json_t *out = NULL, *rows = NULL, *c;
 	for (int i = 1; i < argc; i++) {
+		const char *v;
 		if (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--all"))
 			all = true;
 		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
 			quiet = true;
+		else if (!strcmp(argv[i], "--services"))
+			services = true;
+		else if ((v = opt_value(argc, argv, &i, "--status", NULL)))
+			json_array_append_new(status, json_string(v));
+		else if ((v = opt_value(argc, argv, &i, "--format", NULL))) {
+			if (strcmp(v, "json") && strcmp(v, "table")) {
+				fprintf(stderr, "berth compose ps: --format %s: table or json\n",
+					v);
+				goto out;
+			}
+			json = !strcmp(v, "json");
+		} else if (argv[i][0] != '-')
+			svc[ns++] = argv[i];
 		else {
 			fprintf(stderr, "berth compose ps: %s is not supported yet\n", argv[i]);
-			return 1;
+			goto out;
 		}
 	}
-	composer_project *p = load(po, NULL, 0);
+	p = compose_load(po, NULL, 0);
 	if (!p)
-		return 1;
-	json_t *out = NULL, *c;
+		goto out;
 	berth_error err = BERTH_ERROR_INIT;
 	int st = client_call("GET", "/containers/json?all=1", NULL, &out, &err);
 	if (st != 200) {
 		fprintf(stderr, "berth: %s\n", st < 0 ? err.msg : client_message(out));
 		berth_error_clear(&err);
-		json_decref(out);
-		composer_project_free(p);
-		return 1;
+		goto out;
 	}
-	json_t *rows = json_pack("[[sssss]]", "NAME", "IMAGE", "SERVICE", "STATUS", "PORTS");
+	rows = json_pack("[[sssss]]", "NAME", "IMAGE", "SERVICE", "STATUS", "PORTS");
+	json_t *seen = json_object();
 	size_t i;
 	json_array_foreach(out, i, c)
 	{
 		json_t *l = json_object_get(c, "Labels");
 		const char *proj =
 		    json_string_value(json_object_get(l, "com.docker.compose.project"));
-		if (!proj || strcmp(proj, p->name))
+		const char *s = json_string_value(json_object_get(l, "com.docker.compose.service"));
+		const char *state = json_string_value(json_object_get(c, "State")) ?: "";
+		if (!proj || !s || strcmp(proj, p->name))
 			continue;
-		if (!all && strcmp(json_string_value(json_object_get(c, "State")) ?: "", "running"))
+		bool named = !ns, wanted = !json_array_size(status);
+		for (size_t k = 0; k < ns; k++)
+			named |= !strcmp(svc[k], s);
+		json_t *w;
+		size_t k;
+		json_array_foreach(status, k, w) wanted |= !strcmp(json_string_value(w), state);
+		/* without -a (or --status), only running containers */
+		if (!named || !wanted ||
+		    (!all && !json_array_size(status) && strcmp(state, "running")))
 			continue;
 		const char *name =
 		    json_string_value(json_array_get(json_object_get(c, "Names"), 0));
+		if (services) {
+			if (!json_object_get(seen, s))
+				printf("%s\n", s);
+			json_object_set_new(seen, s, json_true());
+			continue;
+		}
 		if (quiet) {
 			printf("%s\n", json_string_value(json_object_get(c, "Id")));
+			continue;
+		}
+		if (json) {
+			/* docker compose ps --format json: one object a line */
+			json_t *o = json_pack(
+			    "{s:O,s:s,s:O,s:O,s:s,s:s,s:O,s:O,s:O,s:O}", "ID",
+			    json_object_get(c, "Id"), "Name", name ? name + 1 : "", "Image",
+			    json_object_get(c, "Image"), "Command", json_object_get(c, "Command"),
+			    "Project", proj, "Service", s, "State", json_object_get(c, "State"),
+			    "Status", json_object_get(c, "Status"), "Labels", l, "Publishers",
+			    json_object_get(c, "Ports"));
+			char *t = json_dumps(o, JSON_COMPACT);
+			printf("%s\n", t);
+			free(t);
+			json_decref(o);
 			continue;
 		}
 		_cleanup_free_ char *ports = format_ports(json_object_get(c, "Ports"));
@@ -273,12 +534,17 @@ int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 						json_object_get(l, "com.docker.compose.service"),
 						json_object_get(c, "Status"), ports));
 	}
-	if (!quiet)
+	json_decref(seen);
+	if (!quiet && !services && !json)
 		table_print(rows);
+	rc = 0;
+out:
 	json_decref(rows);
 	json_decref(out);
+	json_decref(status);
 	composer_project_free(p);
-	return 0;
+	free(svc);
+	return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -287,8 +553,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The names of the project's containers (only of the services given, if any), sorted. */
-static char **project_containers(const char *project, const char *const *svc, size_t nsvc,
-				 const char *state, size_t *n)
+char **compose_containers(const char *project, const char *const *svc, size_t nsvc,
+			  const char *state, size_t *n)
 {
 	json_t *out = NULL, *c;
 	berth_error err = BERTH_ERROR_INIT;
@@ -317,7 +583,11 @@ static char **project_containers(const char *project, const char *const *svc, si
 		const char *name =
 		    json_string_value(json_array_get(json_object_get(c, "Names"), 0));
 		names = xrealloc(names, (*n + 2) * sizeof *names);
-		names[(*n)++] = xstrdup(name ? name + 1 : "");
+		/* the service after the name's end */
+		names[*n] = xcalloc(1, strlen(name ? name : "/") + strlen(s) + 1);
+		strcpy(names[*n], name ? name + 1 : "");
+		strcpy(names[*n] + strlen(names[*n]) + 1, s);
+		(*n)++;
 		names[*n] = NULL;
 	}
 	json_decref(out);
@@ -325,7 +595,7 @@ static char **project_containers(const char *project, const char *const *svc, si
 	return names;
 }
 
-static void names_free(char **v)
+void compose_names_free(char **v)
 {
 	for (char **p = v; p && *p; p++)
 		free(*p);
@@ -356,10 +626,10 @@ static int delegate(int argc, char **argv, const compose_opts *po, int (*fn)(int
 		}
 	}
 	int rc = 1;
-	composer_project *p = load(po, NULL, 0);
+	composer_project *p = compose_load(po, NULL, 0);
 	if (p) {
 		size_t n;
-		char **names = project_containers(p->name, svc, ns, state, &n);
+		char **names = compose_containers(p->name, svc, ns, state, &n);
 		rc = 0;
 		if (n) {
 			char **av = xcalloc(1 + nf + n + 1, sizeof *av);
@@ -372,7 +642,7 @@ static int delegate(int argc, char **argv, const compose_opts *po, int (*fn)(int
 			rc = fn((int)k, av);
 			free(av);
 		}
-		names_free(names);
+		compose_names_free(names);
 		composer_project_free(p);
 	}
 	free(flags);
@@ -383,8 +653,10 @@ static int delegate(int argc, char **argv, const compose_opts *po, int (*fn)(int
 int cmd_compose_each(int argc, char **argv, const compose_opts *po)
 {
 	const char *c = argv[0];
-	if (!strcmp(c, "stop") || !strcmp(c, "restart"))
-		return delegate(argc, argv, po, cmd_stop, !strcmp(c, "stop") ? "running" : NULL);
+	if (!strcmp(c, "stop"))
+		return compose_stop(argc, argv, po);
+	if (!strcmp(c, "restart"))
+		return delegate(argc, argv, po, cmd_stop, NULL);
 	if (!strcmp(c, "start"))
 		return delegate(argc, argv, po, cmd_start, "!running");
 	if (!strcmp(c, "kill"))
@@ -402,7 +674,7 @@ int cmd_compose_each(int argc, char **argv, const compose_opts *po)
 			s |= !strcmp(argv[i], "-s") || !strcmp(argv[i], "--stop");
 		if (s) {
 			char *stop[] = {"stop", NULL};
-			int r = delegate(1, stop, po, cmd_stop, "running");
+			int r = compose_stop(1, stop, po);
 			if (r)
 				return r;
 		}
@@ -436,10 +708,16 @@ int cmd_compose_port(int argc, char **argv, const compose_opts *po)
 		fprintf(stderr, "Usage: berth compose port [--index N] SERVICE PRIVATE_PORT\n");
 		return 1;
 	}
-	composer_project *p = load(po, NULL, 0);
+	composer_project *p = compose_load(po, NULL, 0);
 	if (!p)
 		return 1;
-	_cleanup_free_ char *name = xasprintf("%s-%s-%s", p->name, svc, idx);
+	_cleanup_free_ char *name = compose_service_container(p->name, svc, idx);
+	if (!name) {
+		fprintf(stderr, "berth compose port: service \"%s\" has no container number %s\n",
+			svc, idx);
+		composer_project_free(p);
+		return 1;
+	}
 	char *av[] = {"port", name, (char *)port, NULL};
 	int r = cmd_port(3, av);
 	composer_project_free(p);
@@ -545,12 +823,18 @@ int cmd_compose_exec(int argc, char **argv, const compose_opts *po)
 		if (!notty && isatty(0))
 			av[k++] = "-t";
 	}
-	composer_project *p = load(po, NULL, 0);
+	composer_project *p = compose_load(po, NULL, 0);
 	if (!p) {
 		free(av);
 		return 1;
 	}
-	_cleanup_free_ char *name = xasprintf("%s-%s-%s", p->name, argv[i], idx);
+	_cleanup_free_ char *name = compose_service_container(p->name, argv[i], idx);
+	if (!name) {
+		fprintf(stderr, "service \"%s\" is not running\n", argv[i]);
+		free(av);
+		composer_project_free(p);
+		return 1;
+	}
 	av[k++] = name;
 	char **full = xcalloc((size_t)(k + argc - i), sizeof *full);
 	memcpy(full, av, (size_t)k * sizeof *av);
@@ -562,162 +846,4 @@ int cmd_compose_exec(int argc, char **argv, const compose_opts *po)
 	free(av);
 	composer_project_free(p);
 	return r;
-}
-
-/* One container's log stream in compose logs. */
-typedef struct {
-	client_stream s;
-	char *prefix;
-	bool raw; /* a tty container's stream: no frames */
-	strbuf in, line[2];
-	bool open, opened;
-} log_src;
-
-static void log_line(log_src *l, int which, const char *p, size_t n, bool prefix)
-{
-	FILE *out = which == 2 ? stderr : stdout;
-	strbuf *lb = &l->line[which == 2];
-	sb_addn(lb, p, n);
-	char *nl;
-	while (lb->buf && (nl = memchr(lb->buf, '\n', lb->len))) {
-		size_t len = (size_t)(nl - lb->buf) + 1;
-		if (prefix)
-			fputs(l->prefix, out);
-		fwrite(lb->buf, 1, len, out);
-		memmove(lb->buf, lb->buf + len, lb->len - len);
-		lb->len -= len;
-	}
-	fflush(out);
-}
-
-/* berth compose logs [-f] [--tail N] [-t] [--since T] [--no-color] [--no-log-prefix] [SVC...] */
-int cmd_compose_logs(int argc, char **argv, const compose_opts *po)
-{
-	bool follow = false, ts = false, color = isatty(1), prefix = true;
-	const char *tail = NULL, *since = NULL;
-	const char **svc = xcalloc((size_t)argc + 1, sizeof *svc);
-	size_t ns = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *v;
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow"))
-			follow = true;
-		else if (!strcmp(argv[i], "-t") || !strcmp(argv[i], "--timestamps"))
-			ts = true;
-		else if (!strcmp(argv[i], "--no-color"))
-			color = false;
-		else if (!strcmp(argv[i], "--no-log-prefix"))
-			prefix = false;
-		else if ((v = opt_value(argc, argv, &i, "--tail", "-n")))
-			tail = v;
-		else if ((v = opt_value(argc, argv, &i, "--since", NULL)))
-			since = v;
-		else if (argv[i][0] != '-')
-			svc[ns++] = argv[i];
-		else {
-			fprintf(stderr, "berth compose logs: %s is not supported yet\n", argv[i]);
-			free(svc);
-			return 1;
-		}
-	}
-	composer_project *p = load(po, NULL, 0);
-	if (!p) {
-		free(svc);
-		return 1;
-	}
-	size_t n;
-	char **names = project_containers(p->name, svc, ns, NULL, &n);
-	free(svc);
-	size_t width = 0;
-	for (size_t i = 0; i < n; i++)
-		width = strlen(names[i]) > width ? strlen(names[i]) : width;
-	log_src *src = xcalloc(n + 1, sizeof *src);
-	struct pollfd *pf = xcalloc(n + 1, sizeof *pf);
-	_cleanup_free_ char *te = tail ? client_escape(tail) : NULL;
-	_cleanup_free_ char *se = since ? client_escape(since) : NULL;
-	for (size_t i = 0; i < n; i++) {
-		/* docker compose's colours, one per container in turn */
-		static const int colours[] = {36, 33, 32, 35, 34, 31};
-		src[i].prefix = color ? xasprintf("\033[%dm%-*s |\033[0m ", colours[i % 6],
-						  (int)width, names[i])
-				      : xasprintf("%-*s | ", (int)width, names[i]);
-		_cleanup_free_ char *e = client_escape(names[i]);
-		_cleanup_free_ char *path = xasprintf(
-		    "/containers/%s/logs?stdout=1&stderr=1&follow=%d&timestamps=%d%s%s%s%s", e,
-		    follow, ts, te ? "&tail=" : "", te ? te : "", se ? "&since=" : "",
-		    se ? se : "");
-		berth_error err = BERTH_ERROR_INIT;
-		pf[i].fd = -1;
-		if (client_open("GET", path, NULL, false, &src[i].s, &err) < 0) {
-			berth_error_clear(&err);
-			continue;
-		}
-		if (src[i].s.status != 200) {
-			client_close(&src[i].s);
-			continue;
-		}
-		src[i].open = src[i].opened = true;
-		src[i].raw = !strcmp(src[i].s.content_type, "application/vnd.docker.raw-stream");
-		sb_addn(&src[i].in, src[i].s.pending.buf ? src[i].s.pending.buf : "",
-			src[i].s.pending.len);
-		pf[i].fd = src[i].s.fd;
-		pf[i].events = POLLIN;
-	}
-	size_t open = 0;
-	for (size_t i = 0; i < n; i++)
-		open += src[i].open;
-	for (;;) {
-		/* whatever is buffered: whole frames (or raw bytes) to lines */
-		for (size_t i = 0; i < n; i++) {
-			log_src *l = &src[i];
-			if (l->raw) {
-				log_line(l, 1, l->in.buf ? l->in.buf : "", l->in.len, prefix);
-				l->in.len = 0;
-				continue;
-			}
-			while (l->in.len >= 8) {
-				const unsigned char *h = (const unsigned char *)l->in.buf;
-				size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 |
-					     (size_t)h[6] << 8 | h[7];
-				if (l->in.len < 8 + len)
-					break;
-				log_line(l, h[0], l->in.buf + 8, len, prefix);
-				memmove(l->in.buf, l->in.buf + 8 + len, l->in.len - 8 - len);
-				l->in.len -= 8 + len;
-			}
-		}
-		if (!open)
-			break;
-		if (poll(pf, n, -1) < 0 && errno != EINTR)
-			break;
-		for (size_t i = 0; i < n; i++) {
-			if (!src[i].open || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			char b[16384];
-			ssize_t r = read(src[i].s.fd, b, sizeof b);
-			if (r > 0) {
-				sb_addn(&src[i].in, b, (size_t)r);
-			} else if (r == 0 || errno != EINTR) {
-				src[i].open = false;
-				pf[i].fd = -1;
-				open--;
-			}
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		for (int k = 0; k < 2; k++) /* a last line without its newline */
-			if (src[i].line[k].len) {
-				log_line(&src[i], k ? 2 : 1, "\n", 1, prefix);
-			}
-		if (src[i].opened)
-			client_close(&src[i].s);
-		free(src[i].prefix);
-		sb_release(&src[i].in);
-		sb_release(&src[i].line[0]);
-		sb_release(&src[i].line[1]);
-	}
-	free(src);
-	free(pf);
-	names_free(names);
-	composer_project_free(p);
-	return 0;
 }

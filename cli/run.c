@@ -944,6 +944,33 @@ static int run_container(run_opts *o)
 	return rc;
 }
 
+int run_flag(json_t *body, const char *flag, const char *value)
+{
+	run_opts o = {.body = body};
+	for (size_t k = 0; k < ARRAY_SIZE(run_flags); k++)
+		if (!strcmp(run_flags[k].lng, flag))
+			return apply_flag(&o, &run_flags[k], value);
+	return -1;
+}
+
+int run_body(json_t *body, const char *name, bool detach, bool in, bool tty, bool rm)
+{
+	run_opts o = {.body = body,
+		      .name = name ? xstrdup(name) : NULL,
+		      .detach = detach,
+		      .interactive = in,
+		      .tty = tty,
+		      .rm = rm};
+	json_object_set_new(body, "Tty", json_boolean(tty));
+	json_object_set_new(body, "OpenStdin", json_boolean(in));
+	json_object_set_new(body, "AttachStdin", json_boolean(in && !detach));
+	if (rm)
+		json_object_set_new(hc(body), "AutoRemove", json_true());
+	int rc = run_container(&o);
+	free(o.name);
+	return rc;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	run_opts o = {0};
