@@ -26,7 +26,7 @@ $B rm -f example-web >/dev/null
 $B network rm example-net >/dev/null
 # the quickstart project: up, its containers, its page through the published port, down
 Q="./build/bin/berth compose -f examples/compose/quickstart/compose.yaml"
-$Q up -d
+$Q up -d --wait
 $Q ps
 printf 'the quickstart web page through 127.0.0.1:8080: '
 for i in 1 2 3 4 5 6 7 8 9 10; do timeout 5 busybox wget -qO- http://127.0.0.1:8080/ && break; sleep 0.3; done
