@@ -19,12 +19,12 @@ check "OS environment wins over .env" \
 	"GREETING=os \"$BERTH\" compose -f $ex config | grep -q 'GREETING: os'"
 check "default port from \${WEB_PORT:-8080}" "grep -q 'published: \"8080\"' $T/out"
 check "merge keys expanded (labels on every service and x-common)" \
-	"[ \$(grep -c 'com.example.stack: quickstart' $T/out) -eq 4 ]"
+	"[ \$(grep -c 'com.example.stack: quickstart' $T/out) -eq 5 ]"
 
 "$BERTH" compose -f "$ex" config -q >"$T/q"
 check "-q prints nothing" "[ $? -eq 0 ] && [ ! -s $T/q ]"
 "$BERTH" compose -f "$ex" config --services >"$T/s"
-check "--services in dependency order" "[ \"\$(tr '\n' ' ' <$T/s)\" = 'db api web ' ]"
+check "--services in dependency order" "[ \"\$(tr '\n' ' ' <$T/s)\" = 'db api web worker ' ]"
 check "--volumes" "[ \"\$(\"$BERTH\" compose -f $ex config --volumes)\" = db-data ]"
 check "--format json" "\"$BERTH\" compose -f $ex config --format json | grep -q '\"name\": \"quickstart\"'"
 
