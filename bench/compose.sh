@@ -9,7 +9,7 @@
 # turned healthy a health-gated service was started (berth's events).
 # docker-compose is not measured here (Debian's docker.io would need its
 # daemon set up on this machine); ../shared/reference/peers.md has its figures.
-# Usage: bench/compose.sh [N]   (default 5)
+# Usage: bench/compose.sh [N]   (default 5; BERTH_ONLY=1: no peers)
 set -eu
 N=${1:-5}
 cd "$(dirname "$0")/.."
@@ -116,7 +116,7 @@ EVENTS=$!
 run_cycles berth berth_up berth_down
 kill $EVENTS
 have_podman=false
-if command -v podman-compose >/dev/null && podman $PODMAN_ARGS load -i "$T/img/busybox-docker.tar" >/dev/null 2>&1; then
+if [ -z "${BERTH_ONLY:-}" ] && command -v podman-compose >/dev/null && podman $PODMAN_ARGS load -i "$T/img/busybox-docker.tar" >/dev/null 2>&1; then
 	have_podman=true
 	run_cycles podman pc_up pc_down
 fi

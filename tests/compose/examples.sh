@@ -109,6 +109,31 @@ check "secrets: read-only" "! B exec secrets-app-1 sh -c 'echo x >/etc/app.conf'
 out=$(X secrets down 2>&1)
 check "secrets: down leaves nothing" "[ \"\$(leftovers)\" = 0 ]"
 
+# projects of the loader's corpus (awesome-compose) that need only images berth has: busybox
+# retagged as their images, an override file for what the real images would run
+A=$SRC/tests/corpus/shared/compose/awesome-compose
+loop='["sh", "-c", "trap '"'"'exit 0'"'"' TERM; while :; do sleep 1 & wait; done"]'
+for img in gitea/gitea:latest postgres:alpine mariadb:10.6.4-focal wordpress:latest; do
+	B tag busybox "$img"
+done
+printf 'services:\n  gitea: {command: %s, ports: !override ["127.0.0.1:18300:3000"]}\n  db: {command: %s}\n' \
+	"$loop" "$loop" >"$T/gitea.override.yaml"
+printf 'services:\n  wordpress: {command: %s, ports: !override ["127.0.0.1:18301:80"]}\n  db: {command: %s}\n' \
+	"$loop" "$loop" >"$T/wordpress.override.yaml"
+for p in gitea-postgres:gitea wordpress-mysql:wordpress; do
+	proj=${p%%:*} front=${p#*:}
+	G() { "$BERTH" compose -f "$A/$proj/compose.yaml" -f "$T/$front.override.yaml" "$@"; }
+	out=$(G up -d --wait 2>&1)
+	rc=$?
+	check "awesome-compose $proj comes up: both services, the project's volume" \
+		"[ $rc = 0 ] && [ \"\$(G ps -q | wc -l)\" = 2 ] && B volume inspect ${proj}_db_data >/dev/null"
+	check "awesome-compose $proj: $front finds db by name, with the file's environment" \
+		"B exec $proj-$front-1 nslookup db >/dev/null 2>&1 &&
+		 B exec $proj-$front-1 env | grep -Eq '^(WORDPRESS_DB_HOST=db|DB_HOST=db:5432)$'"
+	out=$(G down -v 2>&1)
+	check "awesome-compose $proj: down -v leaves nothing" "[ \"\$(leftovers)\" = 0 ]"
+done
+
 if [ $fails -gt 0 ]; then
 	echo "$fails compose example test(s) failed"
 	tail -30 "$BERTH_RUN/berthd.log"
