@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "../common/fsutil.h"
 #include "../composer/composer.h"
+#include "../engine/engine.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -422,6 +423,33 @@ static int make_volumes(project_op *op, berth_error *err)
 	return 0;
 }
 
+/* Whether the container runs what its service says now: the same config hash and the same
+ * image (a tag loaded again points elsewhere: docker compose recreates then too). */
+static bool up_to_date(project_op *op, json_t *rec, psvc *s, int n, const char **why)
+{
+	json_t *body = composer_container_body(op->model, s->name, n, NULL);
+	const char *want = json_string_value(
+	    json_object_get(json_object_get(body, "Labels"), "com.docker.compose.config-hash"));
+	bool same = want && !strcmp(label(rec, "com.docker.compose.config-hash") ?: "", want);
+	*why = same ? NULL : "config";
+	if (same) {
+		engine_store *st = engine_store_open_read(D.root, NULL);
+		json_t *img = st ? engine_image_inspect(
+				       st, json_string_value(json_object_get(body, "Image")), NULL)
+				 : NULL;
+		const char *now = json_string_value(json_object_get(img, "Id"));
+		const char *had = json_string_value(json_object_get(rec, "Image"));
+		if (now && had && strcmp(now, had)) {
+			same = false;
+			*why = "image";
+		}
+		json_decref(img);
+		engine_store_close(st);
+	}
+	json_decref(body);
+	return same;
+}
+
 /* Removals first: containers whose configuration changed, and numbers above the scale (the
  * highest go). Kept containers are listed at once; the rest is made by create_all. */
 static void plan_removals(project_op *op, psvc *s)
@@ -443,14 +471,8 @@ static void plan_removals(project_op *op, psvc *s)
 		if (n > s->want) {
 			progress(op, res, "Removing", NULL);
 		} else {
-			json_t *body = composer_container_body(op->model, s->name, n, NULL);
-			const char *want = json_string_value(json_object_get(
-			    json_object_get(body, "Labels"), "com.docker.compose.config-hash"));
-			bool same = want && !strcmp(label(container_rec(old),
-							  "com.docker.compose.config-hash")
-							?: "",
-						    want);
-			json_decref(body);
+			const char *why;
+			bool same = up_to_date(op, container_rec(old), s, n, &why);
 			if (never || (same && !force)) {
 				json_array_append_new(s->ids, json_string(container_id(old)));
 				continue;
@@ -620,25 +642,22 @@ static void dry_run(project_op *op)
 				continue;
 			}
 			json_t *rec = container_rec(c);
-			json_t *body = composer_container_body(op->model, s->name, n, NULL);
-			const char *want = json_string_value(json_object_get(
-			    json_object_get(body, "Labels"), "com.docker.compose.config-hash"));
-			bool same =
-			    want &&
-			    !strcmp(label(rec, "com.docker.compose.config-hash") ?: "", want);
-			json_decref(body);
+			const char *why;
+			bool same = up_to_date(op, rec, s, n, &why);
 			bool running =
 			    json_is_true(json_object_get(json_object_get(rec, "State"), "Running"));
 			if (never || (same && !force)) {
 				progress(op, res, running ? "Running" : "Start", NULL);
 			} else if (force && same) {
 				progress(op, res, "Recreate", "--force-recreate");
+			} else if (!strcmp(why, "image")) {
+				progress(op, res, "Recreate", "changed: the image (loaded again)");
 			} else {
-				_cleanup_free_ char *why =
+				_cleanup_free_ char *keys =
 				    changed_keys(json_object_get(json_object_get(rec, "Config"),
 								 "BerthComposeService"),
 						 s->svc);
-				_cleanup_free_ char *m = xasprintf("changed: %s", why);
+				_cleanup_free_ char *m = xasprintf("changed: %s", keys);
 				progress(op, res, "Recreate", m);
 			}
 		}

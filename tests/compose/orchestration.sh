@@ -187,6 +187,16 @@ rc=$?
 check "wait returns the exit status of the service's container" "[ $rc = 7 ]"
 check "ps --format json gives one object a line" \
 	"C ps --format json | grep -q '\"Name\":\"orc-db-1\".*\"Service\":\"db\"'"
+old_image=$(B inspect -f '{{.Image}}' orc-db-1)
+B tag whiteout:latest busybox:latest
+out=$(C up -d --dry-run db 2>&1)
+check "up --dry-run names an image loaded again under the service's tag" \
+	"echo \"\$out\" | grep -q 'orc-db-1  Recreate: changed: the image'"
+out=$(C up -d db 2>&1)
+check "... and up recreates the service's containers from it" \
+	"echo \"\$out\" | grep -q 'orc-db-1  Recreate' && [ -n '$old_image' ] &&
+	 [ \"\$(B inspect -f '{{.Image}}' orc-db-1)\" != '$old_image' ]"
+B tag "$old_image" busybox:latest
 out=$(C --profile tools down 2>&1)
 check "nothing is left after down" "[ \"\$(leftovers)\" = 0 ]"
 
