@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 	D.run_containers = xasprintf("%s/containers", D.run);
 	D.runtime_root = xasprintf("%s/runtime", D.run);
 	D.monitor_bin = beside_me("BERTH_MONITOR", "berth-monitor");
-	D.berth_bin = beside_me("BERTH_BIN", "berth");
+	D.runtime_bin = beside_me("BERTH_RUNTIME", "berth-runtime");
 	const char *to = getenv("BERTHD_REQUEST_TIMEOUT");
 	if (to && atof(to) > 0)
 		http_request_timeout = atof(to);

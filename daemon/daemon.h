@@ -17,12 +17,12 @@ typedef struct container container;
 /* Everything berthd knows: where things live, and its containers. */
 typedef struct {
 	struct ev_loop *loop;
-	char *root, *run;	       /* BERTH_ROOT, BERTH_RUN */
-	char *containers_dir;	       /* root/containers */
-	char *volumes_dir;	       /* root/volumes */
-	char *run_containers;	       /* run/containers: monitors' sockets and exit files */
-	char *runtime_root;	       /* run/runtime: the OCI runtime's state */
-	char *monitor_bin, *berth_bin; /* beside berthd */
+	char *root, *run;		 /* BERTH_ROOT, BERTH_RUN */
+	char *containers_dir;		 /* root/containers */
+	char *volumes_dir;		 /* root/volumes */
+	char *run_containers;		 /* run/containers: monitors' sockets and exit files */
+	char *runtime_root;		 /* run/runtime: the OCI runtime's state */
+	char *monitor_bin, *runtime_bin; /* beside berthd */
 	container *containers;
 	http_list events;
 	double started;
