@@ -52,7 +52,7 @@ struct project_op {
 static int create_all(project_op *op, berth_error *err);
 static int create_service(project_op *op, psvc *s, berth_error *err);
 static void down_rest(project_op *op);
-static void tear_gone(project_op *op, const char *id);
+static void tear_gone(project_op *op, const char *id, bool destroyed);
 
 static project_op *ops;
 
@@ -230,8 +230,8 @@ void projects_on_event(const char *type, const char *action, const char *id, jso
 		next = op->next;
 		if (op->tear) {
 			if (json_object_get(op->tear_of, id) &&
-			    !strcmp(action, op->stopping ? "die" : "destroy"))
-				tear_gone(op, id);
+			    (!strcmp(action, "die") || !strcmp(action, "destroy")))
+				tear_gone(op, id, !strcmp(action, "destroy"));
 			continue;
 		}
 		if (!strcmp(action, "destroy") && json_object_get(op->gone_wait, id)) {
@@ -899,7 +899,9 @@ static void tear_begin(project_op *op, json_t *t)
 			json_object_del(json_object_get(t, "ids"), id); /* it was not running */
 			continue;
 		}
-		progress(op, res, op->stopping ? "Stopping" : "Removing", NULL);
+		bool running = json_is_true(
+		    json_object_get(json_object_get(container_rec(c), "State"), "Running"));
+		progress(op, res, op->stopping || running ? "Stopping" : "Removing", NULL);
 		if (!op->stopping)
 			container_stop_remove(c, op->timeout, false);
 	}
@@ -941,22 +943,34 @@ static void tear_advance(project_op *op)
 	const char *k;
 	json_t *t;
 	json_object_foreach(op->tear, k, t) if (json_object_size(json_object_get(t, "ids"))) return;
+	if (json_object_size(op->gone_wait))
+		return; /* down: removals still under way */
 	if (op->down)
 		down_rest(op);
 	else
 		finish(op, NULL);
 }
 
-static void tear_gone(project_op *op, const char *id)
+/*
+ * A container stopped ("die") or went ("destroy"). The services it waited on may begin once
+ * it has stopped: down removes each container on its own, and ends when all are gone.
+ */
+static void tear_gone(project_op *op, const char *id, bool destroyed)
 {
 	json_t *of = json_object_get(op->tear_of, id);
 	json_t *t = json_object_get(op->tear, json_string_value(json_array_get(of, 0)) ?: "");
-	if (!json_object_get(json_object_get(t, "ids"), id))
-		return;
-	json_object_del(json_object_get(t, "ids"), id);
 	_cleanup_free_ char *res =
 	    xasprintf("Container %s", json_string_value(json_array_get(of, 1)) ?: id);
-	progress(op, res, op->stopping ? "Stopped" : "Removed", NULL);
+	bool stopped = json_object_get(json_object_get(t, "ids"), id) != NULL;
+	json_object_del(json_object_get(t, "ids"), id);
+	if (stopped && !destroyed)
+		progress(op, res, "Stopped", NULL);
+	if (destroyed && json_object_get(op->gone_wait, id)) {
+		json_object_del(op->gone_wait, id);
+		progress(op, res, "Removed", NULL);
+	} else if (!stopped) {
+		return;
+	}
 	tear_advance(op);
 }
 
@@ -977,6 +991,7 @@ static void tear_h(http_conn *conn, const char *name, json_t *model, json_t *onl
 	op->timeout = timeout;
 	op->tear = json_object();
 	op->tear_of = json_object();
+	op->gone_wait = json_object();
 	op->next = ops;
 	ops = op;
 	op->conn = conn;
@@ -999,6 +1014,8 @@ static void tear_h(http_conn *conn, const char *name, json_t *model, json_t *onl
 			json_object_set_new(op->tear, s,
 					    t = json_pack("{s:{},s:b}", "ids", "begun", 0));
 		json_object_set_new(json_object_get(t, "ids"), container_id(c), json_true());
+		if (down)
+			json_object_set_new(op->gone_wait, container_id(c), json_true());
 		json_object_set_new(
 		    op->tear_of, container_id(c),
 		    json_pack("[ss]", s,
