@@ -14,6 +14,7 @@ static void usage(FILE *f)
 	      "      --project-directory D  Working directory (default: the first file's)\n"
 	      "      --env-file FILE        Alternate environment file (repeatable)\n"
 	      "      --profile NAME         Enable a profile (repeatable)\n"
+	      "      --progress MODE        auto (in place on a terminal), tty, plain, quiet\n"
 	      "\n"
 	      "Commands:\n"
 	      "  config      Parse, resolve and render the Compose file in canonical form\n"
@@ -89,6 +90,13 @@ int cmd_compose(int argc, char **argv)
 			add(&po.env_files, &po.nenv_files, v);
 		} else if ((v = opt_value(argc, argv, &i, "--profile", NULL))) {
 			add(&po.profiles, &po.nprofiles, v);
+		} else if ((v = opt_value(argc, argv, &i, "--progress", NULL))) {
+			if (compose_set_progress(v) < 0) {
+				fprintf(stderr,
+					"berth compose: --progress %s: auto, tty, plain or quiet\n",
+					v);
+				return 1;
+			}
 		} else {
 			fprintf(stderr, "berth compose: unknown flag: %s\n", argv[i]);
 			return 1;

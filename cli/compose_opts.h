@@ -45,6 +45,8 @@ int cmd_compose_wait(int argc, char **argv, const compose_opts *po);
 int cmd_compose_events(int argc, char **argv, const compose_opts *po);
 int cmd_compose_cp(int argc, char **argv, const compose_opts *po);
 
+/* --progress auto|tty|plain|quiet for the commands' progress display; -1 if unknown. */
+int compose_set_progress(const char *mode);
 /* The project loaded (errors printed); its normalised form as JSON (with_disabled: with the
  * services of profiles not enabled, which are the project's too). */
 composer_project *compose_load(const compose_opts *po, const char **svc, size_t nsvc);

@@ -28,8 +28,105 @@ composer_project *compose_load(const compose_opts *po, const char **svc, size_t 
 	return p;
 }
 
-/* Prints berthd's progress lines; 0 when the last one says it all worked. */
-static int follow(const char *method, const char *path, json_t *body)
+/* --progress: auto (redrawn in place on a terminal), tty, plain (one line an event), quiet */
+static const char *progress_mode = "auto";
+
+int compose_set_progress(const char *mode)
+{
+	if (strcmp(mode, "auto") && strcmp(mode, "tty") && strcmp(mode, "plain") &&
+	    strcmp(mode, "quiet"))
+		return -1;
+	progress_mode = mode;
+	return 0;
+}
+
+/* docker compose's progress display: one row a resource, its latest status, redrawn. */
+typedef struct {
+	bool redraw, quiet;
+	json_t *rows; /* [[resource, status, message, first seen, last change]] */
+	int drawn;
+} board;
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The states a resource stays in (✔) as against those on the way (⠿). */
+static bool settled(const char *st)
+{
+	static const char *const busy[] = {"Starting", "Stopping", "Removing", "Creating",
+					   "Waiting",  "Recreate", "Killing",  NULL};
+	for (const char *const *b = busy; *b; b++)
+		if (!strcmp(*b, st))
+			return false;
+	return true;
+}
+
+static void board_draw(board *b)
+{
+	size_t n = json_array_size(b->rows), done = 0, width = 0;
+	json_t *r;
+	size_t i;
+	json_array_foreach(b->rows, i, r)
+	{
+		done += settled(json_string_value(json_array_get(r, 1)));
+		size_t w = strlen(json_string_value(json_array_get(r, 0)));
+		width = w > width ? w : width;
+	}
+	if (b->drawn)
+		printf("\033[%dA", b->drawn);
+	printf("\033[2K[+] Running %zu/%zu\n", done, n);
+	double now = mono();
+	json_array_foreach(b->rows, i, r)
+	{
+		const char *st = json_string_value(json_array_get(r, 1));
+		const char *m = json_string_value(json_array_get(r, 2));
+		bool err = !strcmp(st, "Error") || !strcmp(st, "Unhealthy");
+		printf("\033[2K %s %-*s  %s%s%s  %.1fs\n",
+		       err	     ? "\033[31m✘\033[0m"
+		       : settled(st) ? "\033[32m✔\033[0m"
+				     : "⠿",
+		       (int)width, json_string_value(json_array_get(r, 0)), st, m ? ": " : "",
+		       m ? m : "",
+		       (settled(st) ? json_real_value(json_array_get(r, 4)) : now) -
+			   json_real_value(json_array_get(r, 3)));
+	}
+	b->drawn = (int)n + 1;
+	fflush(stdout);
+}
+
+static void board_event(board *b, json_t *e)
+{
+	const char *res = json_string_value(json_object_get(e, "Resource")) ?: "";
+	const char *st = json_string_value(json_object_get(e, "Status")) ?: "";
+	const char *m = json_string_value(json_object_get(e, "Message"));
+	if (b->quiet)
+		return;
+	if (!b->redraw) {
+		printf(" %s  %s%s%s\n", res, st, m ? ": " : "", m ? m : "");
+		return;
+	}
+	json_t *r;
+	size_t i;
+	json_array_foreach(b->rows, i, r) if (!strcmp(json_string_value(json_array_get(r, 0)), res))
+	{
+		json_array_set_new(r, 1, json_string(st));
+		json_array_set_new(r, 2, m ? json_string(m) : json_null());
+		json_array_set_new(r, 4, json_real(mono())); /* the time it took so far */
+		board_draw(b);
+		return;
+	}
+	json_array_append_new(b->rows, json_pack("[ssoff]", res, st,
+						 m ? json_string(m) : json_null(), mono(), mono()));
+	board_draw(b);
+}
+
+/* Prints berthd's progress (in place on a terminal, unless plain); 0 when the last line says
+ * it all worked. */
+static int follow_ex(const char *method, const char *path, json_t *body, bool plain)
 {
 	client_stream s;
 	berth_error err = BERTH_ERROR_INIT;
@@ -51,6 +148,10 @@ static int follow(const char *method, const char *path, json_t *body)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	board bd = {.redraw = !plain && (!strcmp(progress_mode, "tty") ||
+					 (!strcmp(progress_mode, "auto") && isatty(1))),
+		    .quiet = !strcmp(progress_mode, "quiet"),
+		    .rows = json_array()};
 	_cleanup_strbuf_ strbuf buf = STRBUF_INIT;
 	sb_addn(&buf, s.pending.buf ? s.pending.buf : "", s.pending.len);
 	int rc = 1;
@@ -68,11 +169,7 @@ static int follow(const char *method, const char *path, json_t *body)
 				rc = er ? 1 : 0;
 				done = true;
 			} else if (e) {
-				const char *m = json_string_value(json_object_get(e, "Message"));
-				printf(" %s  %s%s%s\n",
-				       json_string_value(json_object_get(e, "Resource")),
-				       json_string_value(json_object_get(e, "Status")),
-				       m ? ": " : "", m ? m : "");
+				board_event(&bd, e);
 			}
 			json_decref(e);
 			size_t used = (size_t)(nl - buf.buf) + 1;
@@ -90,8 +187,14 @@ static int follow(const char *method, const char *path, json_t *body)
 		}
 		sb_addn(&buf, b, (size_t)n);
 	}
+	json_decref(bd.rows);
 	client_close(&s);
 	return rc;
+}
+
+static int follow(const char *method, const char *path, json_t *body)
+{
+	return follow_ex(method, path, body, false);
 }
 
 static double now_seconds(void)
@@ -188,7 +291,8 @@ int compose_project_stop(const char *name, json_t *model, int timeout)
 		json_object_set_new(body, "Timeout", json_integer(timeout));
 	_cleanup_free_ char *e = client_escape(name);
 	_cleanup_free_ char *path = xasprintf("/projects/%s/stop", e);
-	int rc = follow("POST", path, body);
+	/* beside the containers' output (attached up): one line an event */
+	int rc = follow_ex("POST", path, body, true);
 	json_decref(body);
 	return rc;
 }

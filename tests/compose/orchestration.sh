@@ -199,6 +199,12 @@ check "... and up recreates the service's containers from it" \
 B tag "$old_image" busybox:latest
 out=$(C --profile tools down 2>&1)
 check "nothing is left after down" "[ \"\$(leftovers)\" = 0 ]"
+out=$(C --progress tty up -d db 2>&1)
+check "--progress tty: a row a resource, redrawn in place, with a count" \
+	"echo \"\$out\" | grep -q '\[+\] Running 2/2' && echo \"\$out\" | grep -q 'Container orc-db-1 *Started' &&
+	 echo \"\$out\" | grep -q \$'\\033\\[2K'"
+out=$(C --progress quiet down 2>&1)
+check "--progress quiet prints nothing" "[ -z \"\$out\" ] && [ \"\$(leftovers)\" = 0 ]"
 
 # kill -9 of berthd in the middle of up of 10 services: up again converges
 {
