@@ -754,15 +754,98 @@ static int delegate(int argc, char **argv, const compose_opts *po, int (*fn)(int
 	return rc;
 }
 
+/* berth compose start [SERVICE...]: each service once its dependencies' conditions hold */
+static int compose_start(int argc, char **argv, const compose_opts *po)
+{
+	json_t *names = json_array();
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-') {
+			json_array_append_new(names, json_string(argv[i]));
+			continue;
+		}
+		fprintf(stderr, "berth compose start: %s is not supported yet\n", argv[i]);
+		json_decref(names);
+		return 1;
+	}
+	composer_project *p = compose_load(po, NULL, 0);
+	if (!p) {
+		json_decref(names);
+		return 1;
+	}
+	json_t *body = json_pack("{s:o,s:o,s:b}", "Project", compose_model(p, true), "Services",
+				 names, "StartOnly", 1);
+	int rc = compose_follow(p->name, "up", body);
+	json_decref(body);
+	composer_project_free(p);
+	return rc;
+}
+
+/* berth compose restart [-t N] [SERVICE...]: the engine's restart of each service's
+ * containers, the services in dependency order (a log follower sees a restart, not an end) */
+static int compose_restart(int argc, char **argv, const compose_opts *po)
+{
+	const char **flags = xcalloc((size_t)argc + 1, sizeof *flags);
+	const char **svc = xcalloc((size_t)argc + 1, sizeof *svc);
+	size_t nf = 0, ns = 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			svc[ns++] = argv[i];
+		else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--timeout")) &&
+			 i + 1 < argc) {
+			flags[nf++] = argv[i];
+			flags[nf++] = argv[++i];
+		} else
+			flags[nf++] = argv[i];
+	}
+	int rc = 1;
+	composer_project *p = compose_load(po, NULL, 0);
+	berth_error err = BERTH_ERROR_INIT;
+	size_t n = 0;
+	char **order = p ? composer_service_order(p->model, &n, &err) : NULL;
+	if (p && !order)
+		fprintf(stderr, "berth compose restart: %s\n", err.msg);
+	berth_error_clear(&err);
+	for (size_t k = 0; order && k < n; k++) {
+		bool named = !ns;
+		for (size_t i = 0; i < ns; i++)
+			named |= !strcmp(svc[i], order[k]);
+		size_t m = 0;
+		const char *one[] = {order[k]};
+		char **names = named ? compose_containers(p->name, one, 1, NULL, &m) : NULL;
+		rc = 0;
+		if (m) {
+			char **av = xcalloc(1 + nf + m + 1, sizeof *av);
+			size_t a = 0;
+			av[a++] = "restart";
+			for (size_t i = 0; i < nf; i++)
+				av[a++] = (char *)flags[i];
+			for (size_t i = 0; i < m; i++)
+				av[a++] = names[i];
+			rc = cmd_stop((int)a, av);
+			free(av);
+		}
+		compose_names_free(names);
+		if (rc)
+			break; /* the error is printed; the rest stays as it is */
+	}
+	for (size_t k = 0; order && k < n; k++)
+		free(order[k]);
+	free(order);
+	composer_project_free(p);
+	free(flags);
+	free(svc);
+	return rc;
+}
+
 int cmd_compose_each(int argc, char **argv, const compose_opts *po)
 {
 	const char *c = argv[0];
 	if (!strcmp(c, "stop"))
 		return compose_stop(argc, argv, po);
-	if (!strcmp(c, "restart"))
-		return delegate(argc, argv, po, cmd_stop, NULL);
 	if (!strcmp(c, "start"))
-		return delegate(argc, argv, po, cmd_start, "!running");
+		return compose_start(argc, argv, po);
+	if (!strcmp(c, "restart"))
+		return compose_restart(argc, argv, po);
 	if (!strcmp(c, "kill"))
 		return delegate(argc, argv, po, cmd_kill, "running");
 	if (!strcmp(c, "pause"))

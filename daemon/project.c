@@ -790,6 +790,19 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 		dry_run(op);
 		return;
 	}
+	if (json_is_true(json_object_get(body, "StartOnly"))) {
+		/* compose start: the containers there are, each service once its dependencies'
+		 * conditions hold */
+		op->created = true;
+		for (size_t i = 0; i < op->n; i++) {
+			json_t *have = existing(op->name, op->svcs[i].name), *id;
+			op->svcs[i].want = (int)json_object_size(have);
+			json_object_foreach(have, k, id) json_array_append(op->svcs[i].ids, id);
+			json_decref(have);
+		}
+		advance(op);
+		return;
+	}
 	if (make_networks(op, &err) < 0 || make_volumes(op, &err) < 0)
 		goto fail;
 	if (json_is_true(json_object_get(body, "NetworksOnly"))) {

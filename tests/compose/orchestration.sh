@@ -70,6 +70,16 @@ check "stop goes in reverse dependency order: side, then app, then db" \
 	"echo \"\$out\" | awk '/orc-side-1  Stopped/ {s=NR} /orc-app-1  Stopping/ {a=NR} /orc-app-1  Stopped/ {b=NR} /orc-db-1  Stopping/ {d=NR} END {exit !(s && a > s && d > b)}'"
 check "... and leaves the containers" "[ \"\$(running)\" = 0 ] && [ \"\$(C ps -a -q | wc -l)\" = 3 ]"
 check "ps --status exited lists them" "[ \"\$(C ps --status exited -q | wc -l)\" = 3 ]"
+out=$(C start 2>&1)
+check "start goes in dependency order: app once db is healthy, side after app" \
+	"echo \"\$out\" | awk '/orc-db-1  Healthy/ {h=NR} /orc-app-1  Starting/ {a=NR} /orc-app-1  Started/ {b=NR} /orc-side-1  Starting/ {s=NR} END {exit !(h && a > h && s > b)}' &&
+	 [ \"\$(running)\" = 3 ] && ! B inspect orc-extra-1 >/dev/null 2>&1"
+before=$(B inspect -f '{{.State.StartedAt}}' orc-db-1)
+out=$(C restart -t 5 app 2>&1)
+check "restart SERVICE restarts only its containers" \
+	"echo \"\$out\" | grep -qx 'orc-app-1' && [ \"\$(B inspect -f '{{.State.StartedAt}}' orc-db-1)\" = '$before' ] &&
+	 [ \"\$(running)\" = 3 ]"
+C stop >/dev/null 2>&1
 
 # attached up: prefixed output, exits reported, Ctrl-C stops (dependents first) and gives 130
 "$BERTH" compose -f "$T/p/compose.yaml" up --no-color >"$T/att.out" 2>&1 &
