@@ -1528,6 +1528,18 @@ void container_stop_remove(container *c, int timeout, bool volumes)
 	}
 }
 
+int container_restart(container *c)
+{
+	if (!is_running(c) || c->starting)
+		return 1;
+	cancel_restart(c);
+	json_object_set_new(c->rec, "ManuallyStopped", json_false());
+	c->restart_after_exit = true;
+	stop(c, -1);
+	c->stop_requested = false; /* a restart is not a manual stop */
+	return 0;
+}
+
 int container_stop(container *c, int timeout)
 {
 	if (c->starting) {

@@ -74,6 +74,9 @@ void container_stop_remove(container *c, int timeout, bool volumes);
 /* Stops it as the stop API does: 0 if it is being stopped (a "die" event follows), 1 if it
  * was not running. */
 int container_stop(container *c, int timeout);
+/* Restarts a running container (its stop signal and timeout, then a start: "start"
+ * follows); 1 if it was not running. */
+int container_restart(container *c);
 
 /* The next container in berthd's list; its record (Docker's inspect form); writes it. */
 container *container_next(container *c);

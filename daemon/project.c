@@ -29,7 +29,8 @@ typedef struct {
 	int want;
 	int started, healthy, exited_ok; /* containers so far */
 	bool launched;
-	json_t *ids; /* the containers of this run */
+	bool recreated; /* some of its containers are made anew in this run */
+	json_t *ids;	/* the containers of this run */
 } psvc;
 
 typedef struct project_op project_op;
@@ -180,6 +181,15 @@ static void advance(project_op *op)
 			continue;
 		}
 		s->launched = true;
+		/* depends_on restart: true: a dependency made anew restarts what runs of this one
+		 */
+		bool bounce = false;
+		json_object_foreach(deps, dn, cond)
+		{
+			psvc *d = svc_of(op, dn);
+			bounce |=
+			    d && d->recreated && json_is_true(json_object_get(cond, "restart"));
+		}
 		json_t *id;
 		size_t k;
 		json_array_foreach(s->ids, k, id)
@@ -189,6 +199,11 @@ static void advance(project_op *op)
 			    c ? json_string_value(json_object_get(container_rec(c), "Name")) + 1
 			      : json_string_value(id);
 			_cleanup_free_ char *res = xasprintf("Container %s", cn);
+			if (c && bounce && container_restart(c) == 0) {
+				progress(op, res, "Restarting",
+					 NULL); /* its "start" event counts */
+				continue;
+			}
 			int r = c ? container_start(c, &err) : -1;
 			if (r < 0) {
 				progress(op, res, "Error", err.msg);
@@ -478,6 +493,7 @@ static void plan_removals(project_op *op, psvc *s)
 				continue;
 			}
 			progress(op, res, "Recreate", NULL);
+			s->recreated = true;
 		}
 		json_object_set_new(op->gone_wait, container_id(old), json_true());
 		container_stop_remove(old, op->timeout, false);

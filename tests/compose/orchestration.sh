@@ -23,7 +23,7 @@ services:
     image: busybox
     command: ["sh", "-c", "echo app boot; trap 'echo app bye; exit 0' TERM; while :; do sleep 1 & wait; done"]
     depends_on: {db: {condition: service_healthy}}
-    environment: {A: "1"}
+    environment: {A: "${A_VAL:-1}"}
     secrets:
       - pw
       - {source: tok, target: /etc/tok, uid: "100", mode: 0400}
@@ -65,7 +65,13 @@ check "the secret's value is in no container record" "! grep -rqs --include=\\*.
 check "network_mode service:app shares app's network namespace" \
 	"[ \"\$(B exec orc-side-1 ip -4 -o addr show eth0)\" = \"\$(B exec orc-app-1 ip -4 -o addr show eth0)\" ]"
 
-out=$(C stop 2>&1)
+started=$(B inspect -f '{{.State.StartedAt}}' orc-side-1)
+out=$(A_VAL=2 C up -d side 2>&1)
+check "a dependency made anew restarts its dependents with restart: true (network_mode's implicit one)" \
+	"echo \"\$out\" | grep -q 'orc-app-1  Recreate' && echo \"\$out\" | grep -q 'orc-side-1  Restarting' &&
+	 [ \"\$(B inspect -f '{{.State.StartedAt}}' orc-side-1)\" != '$started' ] &&
+	 [ \"\$(B exec orc-side-1 ip -4 -o addr show eth0)\" = \"\$(B exec orc-app-1 ip -4 -o addr show eth0)\" ]"
+out=$(A_VAL=2 C stop 2>&1)
 check "stop goes in reverse dependency order: side, then app, then db" \
 	"echo \"\$out\" | awk '/orc-side-1  Stopped/ {s=NR} /orc-app-1  Stopping/ {a=NR} /orc-app-1  Stopped/ {b=NR} /orc-db-1  Stopping/ {d=NR} END {exit !(s && a > s && d > b)}'"
 check "... and leaves the containers" "[ \"\$(running)\" = 0 ] && [ \"\$(C ps -a -q | wc -l)\" = 3 ]"
