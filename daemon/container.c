@@ -1298,7 +1298,6 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 	json_t *stats = engine_runtime_stats(c->id, rt_opts(), NULL);
 	bool oom = json_integer_value(json_object_get(stats, "oom_kills")) > 0;
 	json_decref(stats);
-	teardown(c);
 	_cleanup_free_ char *fin = rfc3339(finished);
 	set_state(c, "Running", json_false());
 	set_state(c, "Paused", json_false());
@@ -1334,9 +1333,12 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 		save_or_log(c);
 	char codes[16];
 	snprintf(codes, sizeof codes, "%d", code);
+	/* the event before the teardown (runtime state, cgroups, network, root filesystem): a
+	 * project stopping in dependency order stops the next services meanwhile */
 	event(c, "die", json_pack("{s:s}", "exitCode", codes));
 	if (oom)
 		event(c, "oom", NULL);
+	teardown(c);
 	if (removing) {
 		/* --rm and rm -f: the waiters hear of the exit once nothing is left */
 		do_remove(c);

@@ -233,6 +233,14 @@ static void advance(project_op *op)
 		finish(op, NULL);
 }
 
+/* Whether a container that died is about to run again (a restart asked for, or its policy). */
+static bool restarting(const char *id)
+{
+	container *c = container_find(id, NULL);
+	return c && json_is_true(
+			json_object_get(json_object_get(container_rec(c), "State"), "Restarting"));
+}
+
 void projects_on_event(const char *type, const char *action, const char *id, json_t *attrs)
 {
 	const char *proj = json_string_value(json_object_get(attrs, "com.docker.compose.project"));
@@ -291,6 +299,9 @@ void projects_on_event(const char *type, const char *action, const char *id, jso
 			progress(op, res, "Healthy", NULL);
 		} else if (!strcmp(action, "health_status: unhealthy")) {
 			progress(op, res, "Unhealthy", NULL);
+		} else if (!strcmp(action, "die") && restarting(id)) {
+			progress(op, res, "Restarting", NULL); /* it runs again: its start counts */
+			continue;
 		} else if (!strcmp(action, "die")) {
 			const char *code = json_string_value(json_object_get(attrs, "exitCode"));
 			if (code && !strcmp(code, "0")) {
