@@ -307,7 +307,7 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 {
 	bool detach = false, force = false, norecreate = false, nostart = false, wait = false,
 	     orphans = false, dry = false, nodeps = false, abort_exit = false, prefix = true,
-	     color = isatty(1);
+	     attach_deps = false, color = isatty(1);
 	json_t *scale = json_object();
 	long wait_timeout = 0, timeout = -1;
 	const char **svc = NULL, **attach = NULL;
@@ -337,6 +337,8 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 			dry = detach = true;
 		} else if (!strcmp(a, "--abort-on-container-exit")) {
 			abort_exit = true;
+		} else if (!strcmp(a, "--attach-dependencies")) {
+			attach_deps = true;
 		} else if (!strcmp(a, "--no-log-prefix")) {
 			prefix = false;
 		} else if (!strcmp(a, "--no-color")) {
@@ -447,9 +449,9 @@ int cmd_compose_up(int argc, char **argv, const compose_opts *po)
 		watch_opts o = {.project = p->name,
 				.model = model,
 				.svc = nattach ? attach : svc,
-				.nsvc = nattach	 ? nattach
-					: nodeps ? nsvc
-						 : 0,
+				.nsvc = nattach	      ? nattach
+					: attach_deps ? 0
+						      : nsvc,
 				.follow = true,
 				.timestamps = false,
 				.color = color,

@@ -147,6 +147,9 @@ out=$(timeout 60 "$BERTH" compose -f "$T/k/compose.yaml" up --no-color --abort-o
 rc=$?
 check "up --abort-on-container-exit stops all when one exits, with its code" \
 	"[ $rc = 3 ] && [ \"\$(B inspect -f '{{.State.Running}}' ab-long-1)\" = false ]"
+out=$(timeout 60 "$BERTH" compose -f "$T/k/compose.yaml" up --no-color --abort-on-container-exit one 2>&1)
+check "attached up SERVICE attaches to that service only" \
+	"echo \"\$out\" | grep -qx 'Attaching to ab-one-1' && echo \"\$out\" | grep -q '^ab-one-1  *| one done'"
 "$BERTH" compose -f "$T/k/compose.yaml" down >/dev/null 2>&1
 
 # run: one-off containers
