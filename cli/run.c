@@ -38,6 +38,7 @@ enum {
 	F_READ_ONLY,
 	F_SECURITY,
 	F_TMPFS,
+	F_DEVICE,
 	F_VOLUME,
 	F_MOUNT,
 	F_ULIMIT,
@@ -98,6 +99,7 @@ static const struct flag {
     {"read-only", 0, false, F_READ_ONLY},
     {"security-opt", 0, true, F_SECURITY},
     {"tmpfs", 0, true, F_TMPFS},
+    {"device", 0, true, F_DEVICE},
     {"volume", 'v', true, F_VOLUME},
     {"mount", 0, true, F_MOUNT},
     {"ulimit", 0, true, F_ULIMIT},
@@ -184,6 +186,7 @@ static void run_usage(FILE *f, const char *cmd)
 	    "      --stop-timeout int          Timeout (in seconds) to stop a container\n"
 	    "      --sysctl map                Sysctl options\n"
 	    "      --tmpfs list                Mount a tmpfs directory\n"
+	    "      --device list               Add a host device (HOST[:CONTAINER[:rwm]])\n"
 	    "  -t, --tty                       Allocate a pseudo-TTY\n"
 	    "      --ulimit ulimit             Ulimit options (name=soft[:hard])\n"
 	    "  -u, --user string               Username or UID (format: <name|uid>[:<group|gid>])\n"
@@ -423,6 +426,19 @@ static int apply_flag(run_opts *o, const struct flag *f, const char *v)
 	case F_SECURITY:
 		json_array_append_new(sub(hc(b), "SecurityOpt", true), json_string(v));
 		break;
+	case F_DEVICE: {
+		_cleanup_free_ char *dup = xstrdup(v);
+		char *save = NULL, *host = strtok_r(dup, ":", &save);
+		char *in = strtok_r(NULL, ":", &save), *perm = strtok_r(NULL, ":", &save);
+		if (!host || host[0] != '/')
+			return bad("device", v,
+				   "HOST[:CONTAINER[:PERMISSIONS]] with absolute paths");
+		json_array_append_new(sub(hc(b), "Devices", true),
+				      json_pack("{s:s,s:s,s:s}", "PathOnHost", host,
+						"PathInContainer", in ? in : host,
+						"CgroupPermissions", perm ? perm : "rwm"));
+		break;
+	}
 	case F_TMPFS: {
 		const char *colon = strchr(v, ':');
 		_cleanup_free_ char *p = colon ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);

@@ -518,6 +518,36 @@ json_t *composer_container_body(json_t *project, const char *svc, int number, be
 			    hc, "LogConfig",
 			    json_pack("{s:s,s:o}", "Type", "json-file", "Config",
 				      json_is_object(o) ? json_deep_copy(o) : json_object()));
+		} else if (!strcmp(k, "devices")) {
+			/* "HOST[:CONTAINER[:PERMISSIONS]]" or {source, target, permissions} */
+			json_t *l = json_array(), *e;
+			size_t i;
+			json_array_foreach(v, i, e)
+			{
+				_cleanup_free_ char *dup = xstrdup(json_string_value(e) ?: "");
+				char *parts[3] = {NULL, NULL, NULL};
+				if (json_is_object(e)) {
+					parts[0] =
+					    (char *)json_string_value(json_object_get(e, "source"));
+					parts[1] =
+					    (char *)json_string_value(json_object_get(e, "target"));
+					parts[2] = (char *)json_string_value(
+					    json_object_get(e, "permissions"));
+				} else {
+					char *save = NULL;
+					for (int p = 0; p < 3; p++)
+						parts[p] = strtok_r(p ? NULL : dup, ":", &save);
+				}
+				if (!parts[0]) {
+					json_decref(l);
+					goto bad_value;
+				}
+				json_array_append_new(
+				    l, json_pack("{s:s,s:s,s:s}", "PathOnHost", parts[0],
+						 "PathInContainer", parts[1] ? parts[1] : parts[0],
+						 "CgroupPermissions", parts[2] ? parts[2] : "rwm"));
+			}
+			json_object_set_new(hc, "Devices", l);
 		} else if (!strcmp(k, "secrets") || !strcmp(k, "configs")) {
 			if (files(body, v, project, svc, k, err) < 0)
 				goto fail;

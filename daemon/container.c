@@ -26,6 +26,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -837,6 +838,57 @@ static int limit_resources(container *c, json_t *spec, berth_error *err)
 	return 0;
 }
 
+/* --device HOST[:CONTAINER[:PERMISSIONS]] (HostConfig.Devices): the host's node made in the
+ * container, and allowed in its device cgroup. */
+static int host_devices(container *c, json_t *spec, berth_error *err)
+{
+	json_t *devs = json_object_get(hcfg(c), "Devices"), *d;
+	size_t i;
+	json_t *lx = json_object_get(spec, "linux");
+	json_array_foreach(devs, i, d)
+	{
+		const char *host = json_string_value(json_object_get(d, "PathOnHost"));
+		const char *in = json_string_value(json_object_get(d, "PathInContainer"));
+		const char *perm = json_string_value(json_object_get(d, "CgroupPermissions"));
+		struct stat sb;
+		if (!host || stat(host, &sb) < 0)
+			return berth_error_msg(err, ENOENT,
+					       "error gathering device information while adding "
+					       "custom device \"%s\": no such file or directory",
+					       host ? host : "");
+		if (!S_ISCHR(sb.st_mode) && !S_ISBLK(sb.st_mode))
+			return berth_error_msg(err, EINVAL, "device %s: not a device node", host);
+		if (!perm || !*perm)
+			perm = "rwm";
+		if (strspn(perm, "rwm") != strlen(perm))
+			return berth_error_msg(err, EINVAL, "device %s: invalid permissions %s",
+					       host, perm);
+		const char *type = S_ISBLK(sb.st_mode) ? "b" : "c";
+		json_t *list = json_object_get(lx, "devices");
+		if (!json_is_array(list))
+			json_object_set_new(lx, "devices", list = json_array());
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s,s:I,s:I,s:i,s:i,s:i}", "path", in && *in ? in : host,
+				    "type", type, "major", (json_int_t)major(sb.st_rdev), "minor",
+				    (json_int_t)minor(sb.st_rdev), "fileMode",
+				    (int)(sb.st_mode & 0777), "uid", 0, "gid", 0));
+		json_t *res = json_object_get(lx, "resources");
+		if (!json_is_object(res))
+			json_object_set_new(lx, "resources", res = json_object());
+		json_t *rules = json_object_get(res, "devices");
+		if (!json_is_array(rules))
+			json_object_set_new(res, "devices", rules = json_array());
+		/* m: the runtime makes the node in the container (Docker allows mknod of any
+		 * device by default) */
+		_cleanup_free_ char *access = xasprintf("%s%s", perm, strchr(perm, 'm') ? "" : "m");
+		json_array_append_new(rules,
+				      json_pack("{s:b,s:s,s:I,s:I,s:s}", "allow", 1, "type", type,
+						"major", (json_int_t)major(sb.st_rdev), "minor",
+						(json_int_t)minor(sb.st_rdev), "access", access));
+	}
+	return 0;
+}
+
 static json_t *build_spec(container *c, engine_store *s, const char *rootfs, berth_error *err)
 {
 	json_t *cf = cfg(c), *h = hcfg(c);
@@ -891,7 +943,7 @@ static json_t *build_spec(container *c, engine_store *s, const char *rootfs, ber
 		return NULL;
 	_cleanup_free_ char *dir = cdir(c, NULL);
 	if (limit_resources(c, spec, err) < 0 || host_mounts(c, spec, rootfs, err) < 0 ||
-	    net_prepare(c->rec, dir, spec, err) < 0) {
+	    host_devices(c, spec, err) < 0 || net_prepare(c->rec, dir, spec, err) < 0) {
 		json_decref(spec);
 		return NULL;
 	}

@@ -124,11 +124,11 @@ name: bad
 services:
   a:
     image: busybox
-    devices: ["/dev/null:/dev/xnull"]
+    userns_mode: host
 EOF
 out=$(C up -d 2>&1)
 check "a key berth cannot apply fails up, naming the key and the service" \
-	"echo \"\$out\" | grep -q 'service \"a\": devices' && [ \"\$(B ps -aq | wc -l)\" = 0 ]"
+	"echo \"\$out\" | grep -q 'service \"a\": userns_mode' && [ \"\$(B ps -aq | wc -l)\" = 0 ]"
 cat >"$T/p/compose.yaml" <<'EOF'
 name: bad
 services:

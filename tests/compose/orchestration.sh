@@ -36,6 +36,7 @@ services:
   extra:
     image: busybox
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    devices: ["/dev/loop-control:/dev/lc:r"]
   once:
     image: busybox
     command: ["sh", "-c", "sleep 1; exit 7"]
@@ -169,6 +170,15 @@ check "a one-off is no replica: up of the service still makes <project>-<service
 	"B inspect orc-app-1 >/dev/null && ! C ps -a | grep -q 'orc-app-2'"
 out=$(C run --rm --no-deps -T extra sh -c 'nslookup extra >/dev/null 2>&1 && echo alias || echo no-alias' 2>&1)
 check "run --no-deps: no alias of the service's name unless --use-aliases" "echo \"\$out\" | grep -qx no-alias"
+
+if [ -c /dev/loop-control ]; then
+	out=$(C run --rm -T --no-deps extra sh -c 'dd if=/dev/lc of=/dev/null count=0 2>/dev/null && echo read-ok
+		dd if=/dev/zero of=/dev/lc count=0 2>/dev/null && echo write-ok || echo write-refused' 2>&1)
+	check "devices: the host's node at its target, read allowed, write refused by the device cgroup" \
+		"echo \"\$out\" | grep -qx read-ok && echo \"\$out\" | grep -qx write-refused"
+else
+	echo "skip devices: this machine has no /dev/loop-control to lend a container"
+fi
 
 # create, scale, logs -f, events, cp, images, wait
 C create extra >/dev/null 2>&1
