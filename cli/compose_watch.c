@@ -252,10 +252,21 @@ int compose_watch(const watch_opts *o)
 {
 	watch w = {.o = o, .first_code = 0, .from_code = -1};
 	struct sigaction sa = {.sa_handler = on_interrupt}, old_int, old_term;
+	/* Ctrl-C is taken only inside ppoll: one that comes between the check and the wait
+	 * is not slept through */
+	sigset_t block, run_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_SETMASK, NULL, &run_mask);
 	if (o->attached) {
+		sigprocmask(SIG_BLOCK, &block, &run_mask);
 		sigaction(SIGINT, &sa, &old_int);
 		sigaction(SIGTERM, &sa, &old_term);
 	}
+	sigset_t wait_mask = run_mask;
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
 	berth_error err = BERTH_ERROR_INIT;
 	if (o->follow && client_open("GET", "/events", NULL, false, &w.ev, &err) == 0) {
 		w.ev_open = true;
@@ -305,7 +316,7 @@ int compose_watch(const watch_opts *o)
 			pf[i].events = POLLIN;
 		}
 		size_t count = w.n;
-		int r = poll(pf, count + 1, -1);
+		int r = ppoll(pf, count + 1, NULL, o->attached ? &wait_mask : &run_mask);
 		if (r < 0 && errno != EINTR) {
 			free(pf);
 			break;
@@ -363,6 +374,7 @@ int compose_watch(const watch_opts *o)
 	if (o->attached) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
+		sigprocmask(SIG_SETMASK, &run_mask, NULL);
 		if (o->exit_from)
 			rc = w.from_code < 0 ? 1 : w.from_code;
 		else if (w.aborting)

@@ -369,14 +369,30 @@ static void unsupported_keys_are_named(void **state)
 	(void)state;
 	berth_error err = BERTH_ERROR_INIT;
 	composer_project *p = load_text("services:\n  web:\n    image: busybox\n"
-					"    devices: [\"/dev/fuse:/dev/fuse\"]\n"
-					"  b:\n    build: .\n",
+					"    userns_mode: host\n"
+					"  b:\n    build: .\n"
+					"  d:\n    image: busybox\n"
+					"    devices: [\"/dev/fuse:/dev/f:r\", \"/dev/null\"]\n",
 					NULL, 0, &err);
 	assert_non_null(p);
 	json_t *j = project_json(p);
 	assert_null(composer_container_body(j, "web", 1, &err));
-	assert_non_null(strstr(err.msg, "\"web\": devices"));
+	assert_non_null(strstr(err.msg, "\"web\": userns_mode"));
 	berth_error_clear(&err);
+	/* devices are applied: HOST[:CONTAINER[:PERMISSIONS]] */
+	json_t *body = composer_container_body(j, "d", 1, &err);
+	assert_non_null(body);
+	json_t *devs = json_object_get(json_object_get(body, "HostConfig"), "Devices");
+	assert_int_equal(json_array_size(devs), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(devs, 0), "PathInContainer")),
+	    "/dev/f");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(devs, 0), "CgroupPermissions")), "r");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(devs, 1), "PathInContainer")),
+	    "/dev/null");
+	json_decref(body);
 	assert_null(composer_container_body(j, "b", 1, &err));
 	assert_non_null(strstr(err.msg, "build is not supported"));
 	berth_error_clear(&err);
