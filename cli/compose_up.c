@@ -28,6 +28,30 @@ composer_project *compose_load(const compose_opts *po, const char **svc, size_t 
 	return p;
 }
 
+/*
+ * The project; or, with -p and no Compose file to be found, only its name (*p NULL, 0
+ * returned): down, stop and ps then work from the containers' labels, as docker compose's do.
+ * -1 with the error printed otherwise.
+ */
+static int load_or_name(const compose_opts *po, composer_project **p, const char **name)
+{
+	composer_options o;
+	compose_loader_options(po, NULL, 0, &o);
+	_cleanup_error_ berth_error err = BERTH_ERROR_INIT;
+	*p = composer_load(&o, &err);
+	if (*p) {
+		*name = (*p)->name;
+		return 0;
+	}
+	if (po->project_name && !po->nfiles && !getenv("COMPOSE_FILE") && err.msg &&
+	    str_has_prefix(err.msg, "no configuration file provided")) {
+		*name = po->project_name;
+		return 0;
+	}
+	fprintf(stderr, "%s\n", err.msg);
+	return -1;
+}
+
 /* --progress: auto (redrawn in place on a terminal), tty, plain (one line an event), quiet */
 static const char *progress_mode = "auto";
 
@@ -492,14 +516,16 @@ int cmd_compose_down(int argc, char **argv, const compose_opts *po)
 			return 1;
 		}
 	}
-	composer_project *p = compose_load(po, NULL, 0);
-	if (!p)
+	composer_project *p;
+	const char *name;
+	if (load_or_name(po, &p, &name) < 0)
 		return 1;
-	json_t *body = json_pack("{s:o,s:b,s:b}", "Project", compose_model(p, true), "Volumes",
-				 volumes, "RemoveOrphans", orphans);
+	json_t *body = json_pack("{s:b,s:b}", "Volumes", volumes, "RemoveOrphans", orphans);
+	if (p) /* without the file: every container of the project */
+		json_object_set_new(body, "Project", compose_model(p, true));
 	if (timeout >= 0)
 		json_object_set_new(body, "Timeout", json_integer(timeout));
-	_cleanup_free_ char *e = client_escape(p->name);
+	_cleanup_free_ char *e = client_escape(name);
 	_cleanup_free_ char *path = xasprintf("/projects/%s/down", e);
 	int rc = follow("POST", path, body);
 	json_decref(body);
@@ -524,15 +550,18 @@ static int compose_stop(int argc, char **argv, const compose_opts *po)
 			return 1;
 		}
 	}
-	composer_project *p = compose_load(po, NULL, 0);
-	if (!p) {
+	composer_project *p;
+	const char *name;
+	if (load_or_name(po, &p, &name) < 0) {
 		json_decref(names);
 		return 1;
 	}
-	json_t *body = json_pack("{s:o,s:o}", "Project", compose_model(p, true), "Services", names);
+	json_t *body = json_pack("{s:o}", "Services", names);
+	if (p)
+		json_object_set_new(body, "Project", compose_model(p, true));
 	if (timeout >= 0)
 		json_object_set_new(body, "Timeout", json_integer(timeout));
-	_cleanup_free_ char *e = client_escape(p->name);
+	_cleanup_free_ char *e = client_escape(name);
 	_cleanup_free_ char *path = xasprintf("/projects/%s/stop", e);
 	int rc = follow("POST", path, body);
 	json_decref(body);
@@ -574,8 +603,8 @@ int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 			goto out;
 		}
 	}
-	p = compose_load(po, NULL, 0);
-	if (!p)
+	const char *project;
+	if (load_or_name(po, &p, &project) < 0)
 		goto out;
 	berth_error err = BERTH_ERROR_INIT;
 	int st = client_call("GET", "/containers/json?all=1", NULL, &out, &err);
@@ -594,7 +623,7 @@ int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 		    json_string_value(json_object_get(l, "com.docker.compose.project"));
 		const char *s = json_string_value(json_object_get(l, "com.docker.compose.service"));
 		const char *state = json_string_value(json_object_get(c, "State")) ?: "";
-		if (!proj || !s || strcmp(proj, p->name))
+		if (!proj || !s || strcmp(proj, project))
 			continue;
 		bool named = !ns, wanted = !json_array_size(status);
 		for (size_t k = 0; k < ns; k++)

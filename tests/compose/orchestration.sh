@@ -257,8 +257,13 @@ rc=$?
 check "after berthd is killed in the middle of up, up again converges to the whole project" \
 	"[ $rc = 0 ] && [ \"\$(\"$BERTH\" compose -f '$T/k/compose.yaml' ps -q | wc -l)\" = 10 ] &&
 	 [ \"\$(B ps -aq | wc -l)\" = 10 ]"
-out=$("$BERTH" compose -f "$T/k/compose.yaml" down 2>&1)
-check "... and down leaves nothing" "[ \"\$(leftovers)\" = 0 ]"
+# without the file (a directory with none): -p NAME finds the project by its labels
+mkdir -p "$T/empty"
+check "ps -p NAME without a Compose file lists the project's containers" \
+	"[ \"\$(cd '$T/empty' && \"$BERTH\" compose -p ten ps -q | wc -l)\" = 10 ]"
+out=$(cd "$T/empty" && "$BERTH" compose -p ten down 2>&1)
+check "... and down -p NAME without it takes the project away; nothing is left" \
+	"echo \"\$out\" | grep -q 'Network ten_default  Removed' && [ \"\$(leftovers)\" = 0 ]"
 
 if [ $fails -gt 0 ]; then
 	echo "$fails compose orchestration test(s) failed"
