@@ -328,10 +328,7 @@ int cmd_compose_images(int argc, char **argv, const compose_opts *po)
 		const char *pr =
 		    json_string_value(json_object_get(l, "com.docker.compose.project"));
 		const char *s = json_string_value(json_object_get(l, "com.docker.compose.service"));
-		bool named = !ns;
-		for (size_t k = 0; s && k < ns; k++)
-			named |= !strcmp(svc[k], s);
-		if (!pr || !s || strcmp(pr, p->name) || !named)
+		if (!pr || !s || strcmp(pr, p->name) || !compose_named(svc, ns, s))
 			continue;
 		const char *img = json_string_value(json_object_get(c, "Image")) ?: "";
 		const char *id = json_string_value(json_object_get(c, "ImageID")) ?: "";
@@ -480,10 +477,7 @@ int cmd_compose_events(int argc, char **argv, const compose_opts *po)
 			    json_string_value(json_object_get(at, "com.docker.compose.project"));
 			const char *sv =
 			    json_string_value(json_object_get(at, "com.docker.compose.service"));
-			bool named = !ns;
-			for (size_t k = 0; sv && k < ns; k++)
-				named |= !strcmp(svc[k], sv);
-			if (pr && sv && named && !strcmp(pr, p->name)) {
+			if (pr && sv && compose_named(svc, ns, sv) && !strcmp(pr, p->name)) {
 				long long ns_ = json_integer_value(json_object_get(e, "timeNano"));
 				time_t sec = (time_t)(ns_ / 1000000000LL);
 				struct tm tm;

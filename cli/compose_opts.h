@@ -56,6 +56,8 @@ json_t *compose_model(const composer_project *p, bool with_disabled);
 char **compose_containers(const char *project, const char *const *svc, size_t nsvc,
 			  const char *state, size_t *n);
 void compose_names_free(char **v);
+/* Whether service s is among the n named (every one is when none is). */
+bool compose_named(const char *const *svc, size_t n, const char *s);
 /* The name of a service's container number idx (container_name included); NULL if none. */
 char *compose_service_container(const char *project, const char *svc, const char *idx);
 /* The whole project's model (orphans are judged against it) for a run of the services named

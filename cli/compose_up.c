@@ -625,9 +625,7 @@ int cmd_compose_ps(int argc, char **argv, const compose_opts *po)
 		const char *state = json_string_value(json_object_get(c, "State")) ?: "";
 		if (!proj || !s || strcmp(proj, project))
 			continue;
-		bool named = !ns, wanted = !json_array_size(status);
-		for (size_t k = 0; k < ns; k++)
-			named |= !strcmp(svc[k], s);
+		bool named = compose_named(svc, ns, s), wanted = !json_array_size(status);
 		json_t *w;
 		size_t k;
 		json_array_foreach(status, k, w) wanted |= !strcmp(json_string_value(w), state);
@@ -709,10 +707,7 @@ char **compose_containers(const char *project, const char *const *svc, size_t ns
 		const char *st = json_string_value(json_object_get(c, "State")) ?: "";
 		if (!p || !s || strcmp(p, project))
 			continue;
-		bool named = !nsvc;
-		for (size_t k = 0; k < nsvc; k++)
-			named |= !strcmp(svc[k], s);
-		if (!named ||
+		if (!compose_named(svc, nsvc, s) ||
 		    (state && (*state == '!' ? !strcmp(st, state + 1) : strcmp(st, state))))
 			continue;
 		const char *name =
@@ -728,6 +723,14 @@ char **compose_containers(const char *project, const char *const *svc, size_t ns
 	json_decref(out);
 	qsort(names, *n, sizeof *names, cmp_str);
 	return names;
+}
+
+bool compose_named(const char *const *svc, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(svc[i], s))
+			return true;
+	return n == 0;
 }
 
 void compose_names_free(char **v)
@@ -837,12 +840,11 @@ static int compose_restart(int argc, char **argv, const compose_opts *po)
 		fprintf(stderr, "berth compose restart: %s\n", err.msg);
 	berth_error_clear(&err);
 	for (size_t k = 0; order && k < n; k++) {
-		bool named = !ns;
-		for (size_t i = 0; i < ns; i++)
-			named |= !strcmp(svc[i], order[k]);
 		size_t m = 0;
 		const char *one[] = {order[k]};
-		char **names = named ? compose_containers(p->name, one, 1, NULL, &m) : NULL;
+		char **names = compose_named(svc, ns, order[k])
+				   ? compose_containers(p->name, one, 1, NULL, &m)
+				   : NULL;
 		rc = 0;
 		if (m) {
 			char **av = xcalloc(1 + nf + m + 1, sizeof *av);

@@ -222,11 +222,8 @@ static void on_events(watch *w)
 		const char *name = json_string_value(json_object_get(at, "name"));
 		const char *oneoff =
 		    json_string_value(json_object_get(at, "com.docker.compose.oneoff"));
-		bool named = !w->o->nsvc;
-		for (size_t i = 0; s && i < w->o->nsvc; i++)
-			named |= !strcmp(w->o->svc[i], s);
-		if (p && s && name && named && !strcmp(p, w->o->project) &&
-		    !(oneoff && !strcmp(oneoff, "True")) &&
+		if (p && s && name && compose_named(w->o->svc, w->o->nsvc, s) &&
+		    !strcmp(p, w->o->project) && !(oneoff && !strcmp(oneoff, "True")) &&
 		    !strcmp(json_string_value(json_object_get(e, "Type")) ?: "", "container") &&
 		    !strcmp(json_string_value(json_object_get(e, "Action")) ?: "", "start") &&
 		    !w->aborting && w->stopper <= 0) {

@@ -30,7 +30,9 @@ typedef struct {
 	int started, healthy, exited_ok; /* containers so far */
 	bool launched;
 	bool recreated; /* some of its containers are made anew in this run */
-	json_t *ids;	/* the containers of this run */
+	char *hash;	/* its config hash and its image's id now (up_to_date) */
+	char *image_id;
+	json_t *ids; /* the containers of this run */
 } psvc;
 
 typedef struct project_op project_op;
@@ -63,6 +65,28 @@ static const char *label(json_t *rec, const char *key)
 	    json_object_get(json_object_get(json_object_get(rec, "Config"), "Labels"), key));
 }
 
+/* One JSON line (taken) to the client, if it is still there. */
+static void send_line(project_op *op, json_t *l)
+{
+	if (op->conn) {
+		char *t = json_dumps(l, JSON_COMPACT);
+		size_t n = strlen(t);
+		t[n] = '\n'; /* over the terminating NUL: n + 1 bytes go out */
+		http_write(op->conn, t, n + 1);
+		free(t);
+	}
+	json_decref(l);
+}
+
+/* Whether service s is among the services named (every one is when none is). */
+static bool in_run(json_t *only, const char *s)
+{
+	json_t *o;
+	size_t i;
+	json_array_foreach(only, i, o) if (!strcmp(json_string_value(o) ?: "", s)) return true;
+	return !json_array_size(only);
+}
+
 static void progress(project_op *op, const char *resource, const char *status, const char *msg)
 {
 	if (!op->conn)
@@ -70,12 +94,7 @@ static void progress(project_op *op, const char *resource, const char *status, c
 	json_t *l = json_pack("{s:s,s:s}", "Resource", resource, "Status", status);
 	if (msg)
 		json_object_set_new(l, "Message", json_string(msg));
-	char *t = json_dumps(l, JSON_COMPACT);
-	json_decref(l);
-	size_t n = strlen(t);
-	t[n] = '\n';
-	http_write(op->conn, t, n + 1);
-	free(t);
+	send_line(op, l);
 }
 
 static void op_free(project_op *op)
@@ -85,8 +104,11 @@ static void op_free(project_op *op)
 			*pp = op->next;
 			break;
 		}
-	for (size_t i = 0; i < op->n; i++)
+	for (size_t i = 0; i < op->n; i++) {
 		json_decref(op->svcs[i].ids);
+		free(op->svcs[i].hash);
+		free(op->svcs[i].image_id);
+	}
 	free(op->svcs);
 	json_decref(op->model);
 	json_decref(op->flags);
@@ -103,14 +125,8 @@ static void finish(project_op *op, const char *error)
 		return;
 	op->done = true;
 	if (op->conn) {
-		json_t *l = error ? json_pack("{s:b,s:s}", "Done", 1, "Error", error)
-				  : json_pack("{s:b}", "Done", 1);
-		char *t = json_dumps(l, JSON_COMPACT);
-		json_decref(l);
-		size_t n = strlen(t);
-		t[n] = '\n';
-		http_write(op->conn, t, n + 1);
-		free(t);
+		send_line(op, error ? json_pack("{s:b,s:s}", "Done", 1, "Error", error)
+				    : json_pack("{s:b}", "Done", 1));
 		op->conn->ctx = NULL;
 		http_end(op->conn);
 		op->conn = NULL;
@@ -451,29 +467,27 @@ static int make_volumes(project_op *op, berth_error *err)
 
 /* Whether the container runs what its service says now: the same config hash and the same
  * image (a tag loaded again points elsewhere: docker compose recreates then too). */
-static bool up_to_date(project_op *op, json_t *rec, psvc *s, int n, const char **why)
+static bool up_to_date(json_t *rec, psvc *s, const char **why)
 {
-	json_t *body = composer_container_body(op->model, s->name, n, NULL);
-	const char *want = json_string_value(
-	    json_object_get(json_object_get(body, "Labels"), "com.docker.compose.config-hash"));
-	bool same = want && !strcmp(label(rec, "com.docker.compose.config-hash") ?: "", want);
-	*why = same ? NULL : "config";
-	if (same) {
+	if (!s->hash) { /* once a service: every replica has the same hash and image */
+		s->hash = composer_service_hash(s->svc);
 		engine_store *st = engine_store_open_read(D.root, NULL);
-		json_t *img = st ? engine_image_inspect(
-				       st, json_string_value(json_object_get(body, "Image")), NULL)
-				 : NULL;
-		const char *now = json_string_value(json_object_get(img, "Id"));
-		const char *had = json_string_value(json_object_get(rec, "Image"));
-		if (now && had && strcmp(now, had)) {
-			same = false;
-			*why = "image";
-		}
+		json_t *img =
+		    st ? engine_image_inspect(
+			     st, json_string_value(json_object_get(s->svc, "image")), NULL)
+		       : NULL;
+		const char *id = json_string_value(json_object_get(img, "Id"));
+		s->image_id = id ? xstrdup(id) : NULL;
 		json_decref(img);
 		engine_store_close(st);
 	}
-	json_decref(body);
-	return same;
+	const char *had = json_string_value(json_object_get(rec, "Image"));
+	*why = NULL;
+	if (strcmp(label(rec, "com.docker.compose.config-hash") ?: "", s->hash))
+		*why = "config";
+	else if (s->image_id && had && strcmp(s->image_id, had))
+		*why = "image";
+	return !*why;
 }
 
 /* Removals first: containers whose configuration changed, and numbers above the scale (the
@@ -498,7 +512,7 @@ static void plan_removals(project_op *op, psvc *s)
 			progress(op, res, "Removing", NULL);
 		} else {
 			const char *why;
-			bool same = up_to_date(op, container_rec(old), s, n, &why);
+			bool same = up_to_date(container_rec(old), s, &why);
 			if (never || (same && !force)) {
 				json_array_append_new(s->ids, json_string(container_id(old)));
 				continue;
@@ -670,7 +684,7 @@ static void dry_run(project_op *op)
 			}
 			json_t *rec = container_rec(c);
 			const char *why;
-			bool same = up_to_date(op, rec, s, n, &why);
+			bool same = up_to_date(rec, s, &why);
 			bool running =
 			    json_is_true(json_object_get(json_object_get(rec, "State"), "Running"));
 			if (never || (same && !force)) {
@@ -723,11 +737,7 @@ static void up_h(http_conn *conn, const char *name, json_t *body)
 	json_t *v;
 	json_object_foreach(json_object_get(model, "services"), k, v)
 	{
-		bool named = !json_array_size(only);
-		json_t *o;
-		size_t i;
-		json_array_foreach(only, i, o) named |= !strcmp(json_string_value(o), k);
-		if (!named)
+		if (!in_run(only, k))
 			continue;
 		op->svcs = xrealloc(op->svcs, (op->n + 1) * sizeof *op->svcs);
 		/* --scale SERVICE=N over the file's replicas */
@@ -1043,11 +1053,7 @@ static void tear_h(http_conn *conn, const char *name, json_t *model, json_t *onl
 		const char *s = label(container_rec(c), "com.docker.compose.service") ?: "";
 		if (!p || strcmp(p, name) || (model && !json_object_get(svcs, s) && !orphans))
 			continue;
-		bool named = !json_array_size(only);
-		json_t *o;
-		size_t i;
-		json_array_foreach(only, i, o) named |= !strcmp(json_string_value(o), s);
-		if (!named)
+		if (!in_run(only, s))
 			continue;
 		json_t *t = json_object_get(op->tear, s);
 		if (!t)
