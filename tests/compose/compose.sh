@@ -101,6 +101,8 @@ check "compose stop SERVICE stops only that service's containers" \
 C start worker >/dev/null
 check "compose start starts them again" "[ \"\$(C ps -q | wc -l)\" = 5 ]"
 C kill -s KILL worker >/dev/null
+# kill returns once the signal is sent; rm takes the containers that have stopped
+wait_for "[ \"\$(C ps -q worker | wc -l)\" = 0 ]" 50
 C rm -f worker >/dev/null
 check "compose kill and rm: the workers are gone, the rest runs" \
 	"! B inspect shop-worker-1 >/dev/null 2>&1 && [ \"\$(C ps -q | wc -l)\" = 2 ]"
