@@ -262,7 +262,20 @@ int cgroup_create(json_t *cg, json_t *res, pid_t pid, berth_error *err)
 		/* on failure pid may be in some of them already: the caller kills it, then
 		 * destroys the plan */
 		if (made < 0 || (v2 ? apply_v2(dir, res, err) : apply_v1(k, dir, res, err)) < 0 ||
-		    write_knob(dir, "cgroup.procs", spid, err) < 0)
+		    (pid > 0 && write_knob(dir, "cgroup.procs", spid, err) < 0))
+			return -1;
+	}
+	return 0;
+}
+
+int cgroup_join_self(json_t *cg, berth_error *err)
+{
+	const char *knob = json_is_true(json_object_get(cg, "v2")) ? "cgroup.procs" : "tasks";
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(cg, "paths"), k, v)
+	{
+		if (write_knob(json_string_value(v), knob, "0", err) < 0)
 			return -1;
 	}
 	return 0;

@@ -17,9 +17,17 @@ extern const size_t cgroup_v1_controllers_n;
  * state that cgroup_destroy() and the others take.
  */
 json_t *cgroup_plan(const char *path);
-/* Creates the plan's directories, applies linux.resources and moves pid in.  On failure
- * the caller kills pid and then calls cgroup_destroy() on the plan. */
+/* Creates the plan's directories, applies linux.resources and moves pid in (none when
+ * pid is 0: the process joins by itself with cgroup_join_self()).  On failure the caller
+ * kills pid and then calls cgroup_destroy() on the plan. */
 int cgroup_create(json_t *plan, json_t *resources, pid_t pid, berth_error *err);
+/*
+ * Moves the calling process, which must have a single thread, into the plan's cgroups.
+ * On v1 it writes 0 to each hierarchy's "tasks": the kernel moves only the caller then and
+ * skips the global threadgroup lock whose taking waits for an RCU grace period (6-16 ms
+ * here) that a write of a pid to cgroup.procs pays.
+ */
+int cgroup_join_self(json_t *plan, berth_error *err);
 /* Kills what is left in the cgroups with sig (0: none), then removes them. */
 int cgroup_destroy(json_t *cg, int sig, berth_error *err);
 /* How many OOM kills the memory controller has counted. */

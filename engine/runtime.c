@@ -702,6 +702,9 @@ static void __attribute__((noreturn)) init_main(ctx *c)
 	char step = 0;
 	if (read(c->sync, &step, 1) != 1 || step != SYNC_CGROUP_READY)
 		_exit(1);
+	berth_error cge = BERTH_ERROR_INIT;
+	if (cgroup_join_self(c->cgroup, &cge) < 0)
+		die(c, "join the container's cgroup: %s", cge.msg);
 	for (size_t i = 0; i < c->nns; i++)
 		if (setns(c->ns_fds[i], c->ns_types[i]) < 0)
 			die(c, "join namespace: %s", strerror(errno));
@@ -1070,7 +1073,8 @@ static int do_create(const char *id, const engine_runtime_opts *o, created *cr, 
 	c.nns = 0;
 	/* undo_create() kills the init first, then removes whatever cgroups were made */
 	cr->cg = json_incref(c.cgroup);
-	if (cgroup_create(c.cgroup, json_object_get(lx, "resources"), pid, err) < 0)
+	/* the init moves itself in, which is cheaper (cgroup_join_self()) */
+	if (cgroup_create(c.cgroup, json_object_get(lx, "resources"), 0, err) < 0)
 		goto out;
 	char step = SYNC_CGROUP_READY;
 	if (write(cr->sync, &step, 1) != 1) {
@@ -1378,15 +1382,9 @@ static void __attribute__((noreturn)) exec_main(ctx *c, json_t *proc, json_t *cg
 	}
 	if (d)
 		closedir(d);
-	const char *k;
-	json_t *v;
-	json_object_foreach(json_object_get(cg, "paths"), k, v)
-	{
-		_cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", json_string_value(v));
-		berth_error e = BERTH_ERROR_INIT;
-		if (write_file_str(procs, "0", &e) < 0)
-			die(c, "join the container's cgroup: %s", e.msg);
-	}
+	berth_error e = BERTH_ERROR_INIT;
+	if (cgroup_join_self(cg, &e) < 0) /* this process has one thread: it was forked */
+		die(c, "join the container's cgroup: %s", e.msg);
 	for (size_t i = 0; i < nns; i++)
 		if (setns(nsfd[i], nstype[i]) < 0)
 			die(c, "join namespace: %s", strerror(errno));
