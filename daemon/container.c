@@ -42,6 +42,10 @@ struct container {
 	container *next;
 	bool starting, removing, stop_requested, remove_after_exit, restart_after_exit;
 	bool remove_volumes, stop_after_start;
+	/* a held start (container_prepare()): made, its exec waits; parked_pid once made.
+	 * hold_dropped: given up before it was made */
+	bool held, hold_dropped;
+	pid_t parked_pid;
 	int restart_delay_ms;
 	/* the monitor */
 	pid_t monitor_pid;
@@ -50,7 +54,7 @@ struct container {
 	strbuf sync_buf;
 	int watch_fd;
 	ev_io watch_io;
-	ev_timer stop_timer, restart_timer, health_timer;
+	ev_timer stop_timer, restart_timer, health_timer, go_timer;
 	http_list start_waiters, exit_waiters, stop_waiters, remove_waiters, attachers, followers;
 	/* health */
 	exec_proc *health;
@@ -300,6 +304,7 @@ static void container_free(container *c)
 	ev_timer_stop(D.loop, &c->stop_timer);
 	ev_timer_stop(D.loop, &c->restart_timer);
 	ev_timer_stop(D.loop, &c->health_timer);
+	ev_timer_stop(D.loop, &c->go_timer);
 	if (c->sync_fd >= 0) {
 		ev_io_stop(D.loop, &c->sync_io);
 		close(c->sync_fd);
@@ -977,6 +982,7 @@ static json_t *build_spec(container *c, engine_store *s, const char *rootfs, ber
 
 static void attach_connect(container *c, http_conn *conn);
 static void on_exit_status(container *c, int code, long long finished, const char *error);
+static void start_failed(container *c, const char *msg);
 
 static int monitor_connect(container *c, char mode)
 {
@@ -1021,6 +1027,10 @@ static void watch_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	close(c->watch_fd);
 	c->watch_fd = -1;
+	if (c->parked_pid) {
+		start_failed(c, "the container's init died before its process was started");
+		return;
+	}
 	long long when = 0;
 	int code = read_exit(c, &when);
 	on_exit_status(c, code < 0 ? 255 : code, when ? when : now_nanos(),
@@ -1033,6 +1043,15 @@ static void watch_start(container *c, int fd)
 	ev_io_init(&c->watch_io, watch_cb, fd, EV_READ);
 	c->watch_io.data = c;
 	ev_io_start(D.loop, &c->watch_io);
+}
+
+static void watch_stop(container *c)
+{
+	if (c->watch_fd < 0)
+		return;
+	ev_io_stop(D.loop, &c->watch_io);
+	close(c->watch_fd);
+	c->watch_fd = -1;
 }
 
 /* The monitor is reaped on its own: its watcher outlives the container's record if need be. */
@@ -1088,6 +1107,9 @@ static void attachers_release(container *c)
 static void start_failed(container *c, const char *msg)
 {
 	c->starting = false;
+	c->held = c->hold_dropped = false;
+	c->parked_pid = 0;
+	watch_stop(c);
 	teardown(c);
 	int code = exit_code_for(msg);
 	set_state(c, "Error", json_string(msg));
@@ -1112,30 +1134,15 @@ static void start_failed(container *c, const char *msg)
 static void health_schedule(container *c, bool first);
 static void stop(container *c, int timeout);
 
-static void started(container *c, int pid)
+/* The process runs: the exec of the init made before (started(), or a held start let go). */
+static void go(container *c, int pid)
 {
 	berth_error err = BERTH_ERROR_INIT;
-	/* the attach streams are in place before the process runs: nothing it prints is lost */
-	for (http_conn *a = c->attachers.first; a; a = a->next)
-		attach_connect(c, a);
-	int wfd = monitor_connect(c, 'w');
-	if (wfd < 0) {
-		start_failed(c, "cannot reach the container's monitor");
-		return;
-	}
-	if (net_attach(c->rec, pid, &err) < 0) {
-		close(wfd);
-		start_failed(c, err.msg);
-		berth_error_clear(&err);
-		return;
-	}
 	if (engine_runtime_start(c->id, rt_opts(), &err) < 0) {
-		close(wfd);
 		start_failed(c, err.msg);
 		berth_error_clear(&err);
 		return;
 	}
-	watch_start(c, wfd);
 	c->starting = false;
 	_cleanup_free_ char *now = rfc3339(now_nanos());
 	set_state(c, "Status", json_string("running"));
@@ -1160,6 +1167,48 @@ static void started(container *c, int pid)
 	else if (c->stop_after_start)
 		stop(c, -1);
 	c->stop_after_start = false;
+}
+
+/* A held start given up once made: the init goes, and the container is a created one again
+ * (a stop asked for meanwhile is done, a removal follows). */
+static void unparked(container *c)
+{
+	c->held = c->hold_dropped = false;
+	c->parked_pid = 0;
+	c->starting = false;
+	c->stop_after_start = false;
+	watch_stop(c);
+	teardown(c);
+	reply_all(&c->stop_waiters, 204, NULL);
+	if (c->remove_after_exit)
+		do_remove(c);
+}
+
+static void started(container *c, int pid)
+{
+	berth_error err = BERTH_ERROR_INIT;
+	/* the attach streams are in place before the process runs: nothing it prints is lost */
+	for (http_conn *a = c->attachers.first; a; a = a->next)
+		attach_connect(c, a);
+	int wfd = monitor_connect(c, 'w');
+	if (wfd < 0) {
+		start_failed(c, "cannot reach the container's monitor");
+		return;
+	}
+	if (net_attach(c->rec, pid, &err) < 0) {
+		close(wfd);
+		start_failed(c, err.msg);
+		berth_error_clear(&err);
+		return;
+	}
+	watch_start(c, wfd);
+	if (c->hold_dropped) {
+		unparked(c);
+	} else if (c->held) {
+		c->parked_pid = pid; /* its exec waits for container_start() */
+	} else {
+		go(c, pid);
+	}
 }
 
 static void sync_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1551,12 +1600,66 @@ static void do_remove(container *c)
 	container_free(c);
 }
 
+static void go_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	container *c = w->data;
+	pid_t pid = c->parked_pid;
+	c->parked_pid = 0;
+	if (pid && c->starting)
+		go(c, pid);
+}
+
+/* A held start goes on: in the next turn of the loop if it is made (its "start" event is
+ * not sent from inside the caller), else as soon as it is. */
+static void release(container *c)
+{
+	if (!c->held || c->hold_dropped)
+		return;
+	c->held = false;
+	if (c->parked_pid) {
+		ev_timer_init(&c->go_timer, go_cb, 0, 0);
+		c->go_timer.data = c;
+		ev_timer_start(D.loop, &c->go_timer);
+	}
+}
+
+void container_unhold(container *c)
+{
+	if (!c->held)
+		return;
+	if (c->parked_pid)
+		unparked(c);
+	else
+		c->hold_dropped = true;
+}
+
+bool container_making(container *c)
+{
+	return c->starting && !c->parked_pid;
+}
+
+int container_prepare(container *c, berth_error *err)
+{
+	if (c->removing)
+		return berth_error_msg(err, EBUSY, "container %s is marked for removal", cname(c));
+	if (is_running(c))
+		return 1;
+	if (c->starting)
+		return 0;
+	ev_timer_stop(D.loop, &c->restart_timer);
+	if (do_start(c, err) < 0)
+		return -1;
+	c->held = true;
+	return 0;
+}
+
 int container_start(container *c, berth_error *err)
 {
 	if (c->removing)
 		return berth_error_msg(err, EBUSY, "container %s is marked for removal", cname(c));
 	if (is_running(c))
 		return 1;
+	release(c);
 	if (c->starting)
 		return 0;
 	ev_timer_stop(D.loop, &c->restart_timer);
@@ -1568,6 +1671,7 @@ void container_stop_remove(container *c, int timeout, bool volumes)
 {
 	if (c->removing)
 		return;
+	container_unhold(c);
 	c->remove_volumes = volumes;
 	if (ev_is_active(&c->restart_timer))
 		cancel_restart(c);
@@ -1596,6 +1700,7 @@ int container_restart(container *c)
 
 int container_stop(container *c, int timeout)
 {
+	container_unhold(c);
 	if (c->starting) {
 		/* stopped as soon as it runs: a restart under way included */
 		c->stop_after_start = true;
@@ -1630,6 +1735,7 @@ void container_delete_h(http_conn *conn, http_request *req, container *c)
 		return;
 	}
 	cancel_restart(c);
+	container_unhold(c);
 	if (is_running(c) || c->starting) {
 		c->remove_after_exit = true;
 		c->stop_requested = true;
@@ -2808,6 +2914,7 @@ void container_op_h(http_conn *conn, http_request *req, container *c, const char
 		} else if (is_running(c)) {
 			http_respond(conn, 304, NULL);
 		} else if (c->starting) {
+			release(c);
 			http_list_add(&c->start_waiters, conn);
 		} else {
 			ev_timer_stop(D.loop, &c->restart_timer);
@@ -2839,6 +2946,7 @@ void container_op_h(http_conn *conn, http_request *req, container *c, const char
 			c->stop_requested = false; /* a restart is not a manual stop */
 			http_list_add(&c->start_waiters, conn);
 		} else if (c->starting) {
+			release(c);
 			http_list_add(&c->start_waiters, conn);
 		} else if (do_start(c, &err) < 0) {
 			http_respond_error(conn, 400, "%s", err.msg);

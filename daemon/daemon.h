@@ -68,6 +68,18 @@ container *container_create(json_t *body, const char *name, int *status, berth_e
 /* Starts it as the start API does: 1 if it runs already, 0 if it is starting (a "start" or
  * "start-failed" event follows), -1 with err. */
 int container_start(container *c, berth_error *err);
+/*
+ * A held start: the container is made up to the exec of its process (monitor, namespaces,
+ * mounts, cgroups, network), which then waits for container_start().  A project makes its
+ * services that still wait for their dependencies this way, so each one's start is only the
+ * exec once they hold.  It is "created" meanwhile and no event is sent.  Returns as
+ * container_start() does.  container_unhold() gives a held start up: the init goes and the
+ * container is a created one again.
+ */
+int container_prepare(container *c, berth_error *err);
+void container_unhold(container *c);
+/* Whether a start of it is under way and not held ready (parked) */
+bool container_making(container *c);
 /* Stops it (its stop signal, SIGKILL after timeout; -1: its own) and removes it ("destroy"
  * follows); at once if it does not run. volumes: its anonymous volumes too. */
 void container_stop_remove(container *c, int timeout, bool volumes);

@@ -29,6 +29,7 @@ typedef struct {
 	int want;
 	int started, healthy, exited_ok; /* containers so far */
 	bool launched;
+	bool prepared;	/* its containers are made, their starts held (container_prepare) */
 	bool recreated; /* some of its containers are made anew in this run */
 	char *hash;	/* its config hash and its image's id now (up_to_date) */
 	char *image_id;
@@ -124,6 +125,9 @@ static void finish(project_op *op, const char *error)
 	if (op->done)
 		return;
 	op->done = true;
+	json_t *ids = json_array();
+	for (size_t i = 0; i < op->n; i++)
+		json_array_extend(ids, op->svcs[i].ids);
 	if (op->conn) {
 		send_line(op, error ? json_pack("{s:b,s:s}", "Done", 1, "Error", error)
 				    : json_pack("{s:b}", "Done", 1));
@@ -132,6 +136,17 @@ static void finish(project_op *op, const char *error)
 		op->conn = NULL;
 	}
 	op_free(op);
+	/* held starts of services that never got their turn: created containers again (after
+	 * the op is gone: what follows sends events) */
+	json_t *id;
+	size_t k;
+	json_array_foreach(ids, k, id)
+	{
+		container *c = container_find(json_string_value(id), NULL);
+		if (c)
+			container_unhold(c);
+	}
+	json_decref(ids);
 }
 
 static void conn_gone(void *ctx)
@@ -162,6 +177,54 @@ static int dep_holds(project_op *op, const char *dep, json_t *cond, berth_error 
 		return d->exited_ok >= d->want;
 	(void)err;
 	return d->started >= d->want || d->exited_ok >= d->want;
+}
+
+static psvc *joins(project_op *op, psvc *s);
+
+/* Whether a container of this run is being made, held starts that are made aside. */
+static bool making(project_op *op)
+{
+	for (size_t i = 0; i < op->n; i++) {
+		json_t *id;
+		size_t k;
+		json_array_foreach(op->svcs[i].ids, k, id)
+		{
+			container *c = container_find(json_string_value(id), NULL);
+			if (c && container_making(c))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Once nothing of this run is being made (the services that could start have), the
+ * containers of the services still waiting for their dependencies are made up to the exec
+ * of their processes: each starts within a moment of its conditions holding, and the
+ * starts that count come first.  One that joins another's network namespace waits: that
+ * namespace is not there yet.
+ */
+static void prepare_waiting(project_op *op)
+{
+	if (making(op))
+		return;
+	for (size_t i = 0; i < op->n; i++) {
+		psvc *s = &op->svcs[i];
+		if (s->launched || s->prepared || joins(op, s))
+			continue;
+		s->prepared = true;
+		json_t *id;
+		size_t k;
+		json_array_foreach(s->ids, k, id)
+		{
+			container *c = container_find(json_string_value(id), NULL);
+			berth_error err = BERTH_ERROR_INIT;
+			/* a failure shows when it is started for real */
+			if (c)
+				container_prepare(c, &err);
+			berth_error_clear(&err);
+		}
+	}
 }
 
 static void advance(project_op *op)
@@ -247,6 +310,8 @@ static void advance(project_op *op)
 	}
 	if (all)
 		finish(op, NULL);
+	else
+		prepare_waiting(op);
 }
 
 /* Whether a container that died is about to run again (a restart asked for, or its policy). */
@@ -343,6 +408,23 @@ void projects_on_event(const char *type, const char *action, const char *id, jso
 					finish(op, m);
 					continue;
 				}
+			}
+			/* a dependency that had to turn healthy exited before it did */
+			bool gated = false;
+			for (size_t i = 0; i < op->n; i++) {
+				json_t *c = json_object_get(
+				    json_object_get(op->svcs[i].svc, "depends_on"), svcn);
+				gated |=
+				    c && !op->svcs[i].launched && s->healthy < s->want &&
+				    !strcmp(json_string_value(json_object_get(c, "condition")) ?: "",
+					    "service_healthy");
+			}
+			if (gated) {
+				_cleanup_free_ char *m =
+				    xasprintf("dependency failed to start: container %s exited (%s)",
+					      name ? name : id, code ? code : "?");
+				finish(op, m);
+				continue;
 			}
 		} else if (!strcmp(action, "start-failed")) {
 			const char *m = json_string_value(json_object_get(attrs, "message"));

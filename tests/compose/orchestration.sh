@@ -235,6 +235,79 @@ check "--progress tty: a row a resource, redrawn in place, with a count" \
 out=$(C --progress quiet down 2>&1)
 check "--progress quiet prints nothing" "[ -z \"\$out\" ] && [ \"\$(leftovers)\" = 0 ]"
 
+# held starts: a service that waits for its dependency is made up to the exec of its
+# process meanwhile (its init waits on the exec fifo, the container is "created"); it
+# starts once the dependency holds. A dependency that fails, or a down, gives the held
+# start up: a created container with nothing of the start left (runtime state, monitor
+# directory, cgroups, root filesystem mount).
+mkdir -p "$T/h"
+cat >"$T/h/compose.yaml" <<'EOF'
+name: held
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ok"], interval: 1s, start_period: 60s, start_interval: 100ms}
+  app:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+    depends_on: {db: {condition: service_healthy}}
+  fail:
+    image: busybox
+    command: ["sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.1; done; exit 3"]
+  after:
+    image: busybox
+    command: ["true"]
+    depends_on: {fail: {condition: service_completed_successfully}}
+EOF
+H() { "$BERTH" compose -f "$T/h/compose.yaml" "$@"; }
+id_of() { B inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+# made by the runtime, its init waiting for the start (runtime start opens the fifo)
+rt_created() { [ -p "$BERTH_RUN/runtime/$(id_of "$1")/exec.fifo" ]; }
+# nothing of a start: no runtime state, monitor directory, cgroup or root filesystem mount
+unstarted() {
+	local id
+	id=$(id_of "$1")
+	[ -n "$id" ] && [ "$(B inspect -f '{{.State.Status}}' "$1")" = created ] &&
+		[ ! -e "$BERTH_RUN/runtime/$id" ] && [ ! -e "$BERTH_RUN/containers/$id" ] &&
+		! findmnt -rn -o TARGET | grep -q "$id/rootfs" &&
+		! cgroups_now | grep -q "$id"
+}
+H up -d db app >"$T/h/up.log" 2>&1 &
+up=$!
+wait_for "rt_created held-app-1" 100
+check "a service waiting for its dependency to be healthy is made meanwhile, its start held" \
+	"rt_created held-app-1 && [ \"\$(B inspect -f '{{.State.Status}}' held-app-1)\" = created ] &&
+	 kill -0 $up 2>/dev/null"
+B exec held-db-1 touch /tmp/ok
+wait $up
+rc=$?
+check "... and starts once the dependency is healthy" \
+	"[ $rc = 0 ] && [ \"\$(B inspect -f '{{.State.Status}}' held-app-1)\" = running ]"
+H up -d fail after >"$T/h/up2.log" 2>&1 &
+up=$!
+wait_for "rt_created held-after-1" 100
+B exec held-fail-1 touch /tmp/go
+wait $up
+rc=$?
+check "a dependency that fails gives the held start up: up fails, naming it" \
+	"[ $rc != 0 ] && grep -q 'service \"fail\" didn.t complete successfully: exit 3' '$T/h/up2.log'"
+check "... and the dependent is a created container with nothing of the start left" \
+	"unstarted held-after-1"
+H rm -fs app >/dev/null 2>&1
+B exec held-db-1 rm /tmp/ok
+wait_for "[ \"\$(B inspect -f '{{.State.Health.Status}}' held-db-1)\" != healthy ]" 50
+H up -d db app >"$T/h/up3.log" 2>&1 &
+up=$!
+wait_for "rt_created held-app-1" 100
+out=$(H down 2>&1)
+wait $up
+rc=$?
+check "down while a start is held takes it all away, and the up waiting on it ends" \
+	"[ $rc != 0 ] && echo \"\$out\" | grep -q 'Container held-app-1  Removed' && [ \"\$(leftovers)\" = 0 ]"
+check "... saying which dependency failed" \
+	"grep -q 'dependency failed to start: container held-db-1 exited (0)' '$T/h/up3.log'"
+
 # kill -9 of berthd in the middle of up of 10 services: up again converges
 {
 	echo "name: ten"
