@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char *mount_dir(engine_store *s, const char *target, berth_error *err)
 {
@@ -28,6 +29,47 @@ static char *mount_dir(engine_store *s, const char *target, berth_error *err)
 	return store_path(s, "mounts/%.32s", hex);
 }
 
+/*
+ * The init layer: empty /etc/hosts, /etc/hostname and /etc/resolv.conf and the /proc, /sys
+ * and /dev directories, the mount points every container gets, as in Docker's init layer.
+ * One lower directory for all root filesystems, the top one, made once: a start binds onto
+ * them instead of making them in its upper directory, which took a copy-up of /etc and
+ * four new inodes a container.  False if it cannot be made: the mount goes without.
+ */
+static bool init_layer(engine_store *s)
+{
+	_cleanup_free_ char *dir = store_path(s, "layers/.init");
+	if (path_exists(dir))
+		return true;
+	/* tmp-: what a crash leaves is debris the store removes */
+	_cleanup_free_ char *tmp = store_path(s, "layers/tmp-init-%d", (int)getpid());
+	_cleanup_free_ char *etc = xasprintf("%s/etc", tmp);
+	rm_rf(tmp, NULL);
+	if (mkdir_p(etc, 0755, NULL) < 0)
+		return false;
+	/* the modes are the merged directories' own: nothing of berthd's umask */
+	bool ok = chmod(tmp, 0755) == 0 && chmod(etc, 0755) == 0;
+	for (const char *const *f = (const char *const[]){"etc/hosts", "etc/hostname",
+							   "etc/resolv.conf", "proc", "sys", "dev",
+							   NULL};
+	     *f && ok; f++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", tmp, *f);
+		if (!str_has_prefix(*f, "etc/")) {
+			ok = mkdir(p, 0755) == 0 && chmod(p, 0755) == 0;
+			continue;
+		}
+		int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		ok = fd >= 0 && fchmod(fd, 0644) == 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	/* another mount may have made it first */
+	if (ok && rename(tmp, dir) < 0)
+		ok = path_exists(dir);
+	rm_rf(tmp, NULL);
+	return ok && path_exists(dir);
+}
+
 /* Mounts the overlay and writes the record into dir; on failure dir may hold debris. */
 static int mount_in(engine_store *s, json_t *img, const char *target, const char *dir, bool ro,
 		    berth_error *err)
@@ -39,6 +81,8 @@ static int mount_in(engine_store *s, json_t *img, const char *target, const char
 		return -1;
 	/* Relative lower directories keep the options within a page for deep images. */
 	_cleanup_strbuf_ strbuf lower = STRBUF_INIT;
+	if (init_layer(s))
+		sb_adds(&lower, ".init");
 	json_t *layers = store_image_layers(img);
 	for (size_t i = json_array_size(layers); i-- > 0;)
 		sb_addf(&lower, "%s%s/diff", lower.len ? ":" : "",

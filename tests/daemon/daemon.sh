@@ -108,6 +108,15 @@ out=$(printf 'one\ntwo\n' | B run --rm -i busybox sh -c 'while read l; do echo g
 check "-i forwards stdin, and its end reaches the container" "[ \"$out\" = 'got-one got-two ' ]"
 check "-t gives the container a terminal of its own devpts" \
 	"[ \"\$(B run --rm -t busybox tty | tr -d '\r')\" = /dev/pts/0 ]"
+# the init layer: /etc/hosts, /etc/hostname and /etc/resolv.conf are mount points of a lower
+# layer shared by all, so a start makes nothing in the container's upper directory
+B run -d --name initl busybox sleep 100 >/dev/null
+upper=$(grep -l "containers/$(B inspect -f '{{.Id}}' initl)/rootfs" "$BERTH_ROOT"/mounts/*/target | xargs dirname)/upper
+out=$(B exec -u 1000 initl sh -c 'head -1 /etc/hosts; cat /etc/hostname; head -1 /etc/passwd')
+check "the init layer: hosts, hostname and resolv.conf bound, /etc readable, nothing made in the upper directory" \
+	"[ \"\$out\" = \"\$(printf '127.0.0.1\tlocalhost\n%s\nroot:x:0:0:root:/root:/bin/sh' \"\$(B inspect -f '{{.Config.Hostname}}' initl)\")\" ] &&
+	 [ -d '$upper' ] && [ -z \"\$(ls -A '$upper')\" ]"
+B rm -f initl >/dev/null
 
 # ---- create, start, ps, names and ids
 id=$(B create --name c1 -l team=a busybox sh -c 'echo started; sleep 100')
