@@ -189,7 +189,8 @@ static void save_or_log(container *c)
 	berth_error_clear(&err);
 }
 
-static void event(container *c, const char *action, json_t *extra)
+/* An event's attributes: the name, the image, the labels and extra (taken). */
+static json_t *event_attrs(container *c, json_t *extra)
 {
 	json_t *a = json_pack("{s:s,s:s}", "name", cname(c), "image",
 			      json_string_value(json_object_get(cfg(c), "Image")));
@@ -199,7 +200,12 @@ static void event(container *c, const char *action, json_t *extra)
 	if (extra)
 		json_object_update(a, extra);
 	json_decref(extra);
-	daemon_event("container", action, c->id, a);
+	return a;
+}
+
+static void event(container *c, const char *action, json_t *extra)
+{
+	daemon_event("container", action, c->id, event_attrs(c, extra));
 }
 
 static void reply_all(http_list *l, int code, json_t *body)
@@ -1119,7 +1125,9 @@ static void start_failed(container *c, const char *msg)
 	set_state(c, "Running", json_false());
 	set_state(c, "Restarting", json_false());
 	save_or_log(c);
-	projects_on_event("container", "start-failed", c->id, json_pack("{s:s}", "message", msg));
+	/* for the projects only (Docker sends no such event): with the labels they go by */
+	projects_on_event("container", "start-failed", c->id,
+			  event_attrs(c, json_pack("{s:s}", "message", msg)));
 	_cleanup_free_ char *m = xasprintf("failed to create task for container: %s", msg);
 	reply_all(&c->start_waiters, code == 128 ? 500 : 400,
 		  json_pack("{s:s,s:i}", "message", m, "ExitCode", code));

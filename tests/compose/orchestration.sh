@@ -307,6 +307,51 @@ check "down while a start is held takes it all away, and the up waiting on it en
 	"[ $rc != 0 ] && echo \"\$out\" | grep -q 'Container held-app-1  Removed' && [ \"\$(leftovers)\" = 0 ]"
 check "... saying which dependency failed" \
 	"grep -q 'dependency failed to start: container held-db-1 exited (0)' '$T/h/up3.log'"
+# the critical path first: a service others wait on the health of starts before the
+# services no one waits on (a, b, c, d come first in the file's order)
+cat >"$T/h/compose.yaml" <<'EOF'
+name: prio
+x-s: &s
+  image: busybox
+  command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
+services:
+  a: *s
+  b: *s
+  c: *s
+  d: *s
+  z:
+    <<: *s
+    healthcheck: {test: ["CMD", "true"], interval: 1s, start_period: 10s, start_interval: 100ms}
+  w:
+    <<: *s
+    depends_on: {z: {condition: service_healthy}}
+EOF
+B events --format '{{.Action}} {{index .Actor.Attributes "com.docker.compose.project"}} {{index .Actor.Attributes "com.docker.compose.service"}}' >"$T/h/ev" 2>&1 &
+ev=$!
+sleep 0.3
+H up -d >/dev/null 2>&1
+kill $ev
+check "the service others wait on the health of is started first" \
+	"[ \"\$(grep '^start prio ' '$T/h/ev' | head -1)\" = 'start prio z' ] && [ \$(grep -c '^start prio ' '$T/h/ev') = 6 ]"
+H down >/dev/null 2>&1
+cat >"$T/h/compose.yaml" <<'EOF'
+name: held
+services:
+  bad:
+    image: busybox
+    command: ["/nonexistent"]
+  dep:
+    image: busybox
+    command: ["true"]
+    depends_on: [bad]
+EOF
+out=$(timeout 20 "$BERTH" compose -f "$T/h/compose.yaml" up -d 2>&1)
+rc=$?
+check "a container that cannot start fails up at once, with the reason" \
+	"[ $rc = 1 ] && echo \"\$out\" | grep -q 'service \"bad\": exec /nonexistent: No such file'"
+check "... and its dependent is not started" \
+	"[ \"\$(B inspect -f '{{.State.Status}}' held-dep-1)\" = created ]"
+H down >/dev/null 2>&1
 
 # kill -9 of berthd in the middle of up of 10 services: up again converges
 {
