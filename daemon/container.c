@@ -20,12 +20,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -46,6 +48,12 @@ struct container {
 	 * hold_dropped: given up before it was made */
 	bool held, hold_dropped;
 	pid_t parked_pid;
+	/* an exit whose die event is out and whose teardown waits for the next turn of the
+	 * loop (exit_rest()): what it decided */
+	bool exit_pending, exit_restart, exit_removing;
+	bool torn; /* nothing of a run is left (teardown()), until the next do_start() */
+	int exit_code;
+	char *exit_error;
 	int restart_delay_ms;
 	/* the monitor */
 	pid_t monitor_pid;
@@ -55,6 +63,7 @@ struct container {
 	int watch_fd;
 	ev_io watch_io;
 	ev_timer stop_timer, restart_timer, health_timer, go_timer;
+	container *exit_next; /* in the queue of exits to finish (exits_first) */
 	http_list start_waiters, exit_waiters, stop_waiters, remove_waiters, attachers, followers;
 	/* health */
 	exec_proc *health;
@@ -218,7 +227,29 @@ static void reply_all(http_list *l, int code, json_t *body)
 	json_decref(body);
 }
 
+static container *lookup(const char *ref, berth_error *err);
+static void exit_rest(container *c);
+static void exit_forget(container *c);
+static void exit_unqueue(container *c);
+static void exits_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* exits whose rest waits, oldest first; the timer finishes one a turn of the loop */
+static container *exits_first, *exits_last;
+static ev_timer exits_timer;
+
+/* A container by id, name or unique id prefix; one whose exit's teardown waits is torn down
+ * first (exit_rest()): whoever looks it up sees it settled, or gone. */
 container *container_find(const char *ref, berth_error *err)
+{
+	container *c = lookup(ref, err);
+	if (!c || !c->exit_pending)
+		return c;
+	char id[65];
+	memcpy(id, c->id, sizeof id);
+	exit_rest(c);
+	return lookup(id, err);
+}
+
+static container *lookup(const char *ref, berth_error *err)
 {
 	if (!ref || !*ref) {
 		berth_error_msg(err, ENOENT, "No such container: %s", ref ? ref : "");
@@ -311,6 +342,8 @@ static void container_free(container *c)
 	ev_timer_stop(D.loop, &c->restart_timer);
 	ev_timer_stop(D.loop, &c->health_timer);
 	ev_timer_stop(D.loop, &c->go_timer);
+	exit_unqueue(c);
+	free(c->exit_error);
 	if (c->sync_fd >= 0) {
 		ev_io_stop(D.loop, &c->sync_io);
 		close(c->sync_fd);
@@ -1070,6 +1103,7 @@ static void monitor_reaped(struct ev_loop *loop, ev_child *w, int revents)
 /* Leftovers of a run: the runtime's state and cgroup, the monitor's directory, the mount. */
 static void teardown(container *c)
 {
+	c->torn = true;
 	berth_error err = BERTH_ERROR_INIT;
 	if (engine_runtime_delete(c->id, true, rt_opts(), &err) < 0 && err.code != ENOENT)
 		fprintf(stderr, "berthd: container %.12s: %s\n", c->id, err.msg);
@@ -1185,6 +1219,15 @@ static void unparked(container *c)
 	c->parked_pid = 0;
 	c->starting = false;
 	c->stop_after_start = false;
+	/* the monitor writes the init's exit into its directory before it ends: the teardown
+	 * removes that directory after, or the file would keep it */
+	engine_runtime_kill(c->id, SIGKILL, true, rt_opts(), NULL);
+	int pfd = c->monitor_pid > 0 ? (int)syscall(SYS_pidfd_open, c->monitor_pid, 0) : -1;
+	if (pfd >= 0) {
+		struct pollfd p = {.fd = pfd, .events = POLLIN};
+		poll(&p, 1, 2000);
+		close(pfd);
+	}
 	watch_stop(c);
 	teardown(c);
 	reply_all(&c->stop_waiters, 204, NULL);
@@ -1341,12 +1384,14 @@ static int write_bundle(const char *path, const char *text, berth_error *err)
 
 static int do_start(container *c, berth_error *err)
 {
+	exit_forget(c);
 	_cleanup_free_ char *rootfs = cdir(c, "rootfs");
 	_cleanup_free_ char *bundle = cdir(c, "config.json");
 	/* debris of an earlier run that berthd did not see end */
 	berth_error e2 = BERTH_ERROR_INIT;
 	engine_runtime_delete(c->id, true, rt_opts(), &e2);
 	berth_error_clear(&e2);
+	c->torn = false;
 	engine_store *s = engine_store_open_read(D.root, err);
 	if (!s)
 		return -1;
@@ -1447,8 +1492,53 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 	event(c, "die", json_pack("{s:s}", "exitCode", codes));
 	if (oom)
 		event(c, "oom", NULL);
+	/*
+	 * The teardown (≈3 ms) in the next turn of the loop: the exits that came with this one
+	 * have their die events out first, so a project stopping twenty replicas signals the
+	 * next tier once they have all exited, not once they are all torn down.  One a turn,
+	 * so that the exits coming meanwhile are seen.  A start or a removal of the container
+	 * meanwhile does it first (exit_rest()).
+	 */
+	c->exit_pending = true;
+	c->exit_restart = restart;
+	c->exit_removing = removing;
+	c->exit_code = code;
+	free(c->exit_error);
+	c->exit_error = error ? xstrdup(error) : NULL;
+	exit_unqueue(c);
+	if (exits_last)
+		exits_last->exit_next = c;
+	else
+		exits_first = c;
+	exits_last = c;
+	ev_timer_start(D.loop, &exits_timer);
+}
+
+static void exit_unqueue(container *c)
+{
+	for (container **pp = &exits_first, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->exit_next)
+		if (*pp == c) {
+			*pp = c->exit_next;
+			if (exits_last == c)
+				exits_last = prev;
+			c->exit_next = NULL;
+			break;
+		}
+}
+
+/* The rest of an exit: the teardown, then the removal, the answers or the restart. */
+static void exit_rest(container *c)
+{
+	if (!c->exit_pending)
+		return;
+	c->exit_pending = false;
+	exit_unqueue(c);
+	int code = c->exit_code;
+	bool restart = c->exit_restart;
+	_cleanup_free_ char *error = c->exit_error;
+	c->exit_error = NULL;
 	teardown(c);
-	if (removing) {
+	if (c->exit_removing) {
 		/* --rm and rm -f: the waiters hear of the exit once nothing is left */
 		do_remove(c);
 		return;
@@ -1476,6 +1566,25 @@ static void on_exit_status(container *c, int code, long long finished, const cha
 		c->restart_delay_ms =
 		    c->restart_delay_ms * 2 > 60000 ? 60000 : c->restart_delay_ms * 2;
 	}
+}
+
+static void exits_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (exits_first)
+		exit_rest(exits_first);
+	if (exits_first)
+		ev_timer_start(loop, w);
+}
+
+/* A start or a removal that comes first (container_find() settles the exit before): the
+ * teardown only, and what follows is theirs. */
+static void exit_forget(container *c)
+{
+	if (!c->exit_pending)
+		return;
+	c->exit_pending = false;
+	exit_unqueue(c);
+	teardown(c);
 }
 
 static void restart_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1550,13 +1659,63 @@ static void cancel_restart(container *c)
 
 /* ---- remove ---- */
 
+/*
+ * Directories to delete (a removed container's, renamed to .rm-<id>): a child deletes them,
+ * all those of a turn of the loop, so that berthd does not wait for the disk (on this
+ * machine's ext4 each freed block is discarded before unlink returns).  A crash leaves a
+ * .rm- directory, which the next start deletes (finish_interrupted_remove()).
+ */
+static json_t *trash_paths;
+static ev_timer trash_timer;
+
+static void trash_reaped(struct ev_loop *loop, ev_child *w, int revents)
+{
+	ev_child_stop(loop, w);
+	free(w);
+}
+
+static void trash_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	json_t *t = trash_paths, *v;
+	size_t i;
+	trash_paths = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		closefrom(3); /* nothing of berthd's: its lock, its sockets */
+		json_array_foreach(t, i, v) rm_rf(json_string_value(v), NULL);
+		_exit(0);
+	}
+	if (pid < 0) {
+		json_array_foreach(t, i, v) rm_rf(json_string_value(v), NULL);
+	} else {
+		ev_child *r = xzalloc(sizeof *r);
+		ev_child_init(r, trash_reaped, pid, 0);
+		ev_child_start(loop, r);
+	}
+	json_decref(t);
+}
+
+static void trash_later(const char *path)
+{
+	if (!trash_paths)
+		trash_paths = json_array();
+	json_array_append_new(trash_paths, json_string(path));
+	if (!ev_is_active(&trash_timer)) {
+		ev_timer_init(&trash_timer, trash_cb, 0, 0);
+		ev_timer_start(D.loop, &trash_timer);
+	}
+}
+
 static void do_remove(container *c)
 {
+	exit_forget(c);
 	c->removing = true;
+	/* not written: a crash before the rename below leaves the container as it was, and
+	 * one after it is finished by the next start (finish_interrupted_remove()) */
 	set_state(c, "Status", json_string("removing"));
 	set_state(c, "Removing", json_true());
-	save_or_log(c);
-	teardown(c);
+	if (!c->torn)
+		teardown(c);
 	engine_store *s = engine_store_open_read(D.root, NULL);
 	_cleanup_free_ char *rootfs = cdir(c, "rootfs");
 	_cleanup_free_ char *dir = cdir(c, NULL);
@@ -1569,7 +1728,7 @@ static void do_remove(container *c)
 	json_t *anon = c->remove_volumes ? container_anonymous_volumes(c) : NULL, *v;
 	size_t i;
 	if (rename(dir, trash) == 0)
-		rm_rf(trash, NULL);
+		trash_later(trash);
 	/* out of the list, so that its volumes are no longer in use; all is gone before the
 	 * answers go out (the client may look at once) */
 	for (container **pp = &D.containers; *pp; pp = &(*pp)->next)
@@ -3028,6 +3187,7 @@ static void finish_interrupted_remove(const char *name)
 
 int containers_load(berth_error *err)
 {
+	ev_timer_init(&exits_timer, exits_cb, 0, 0);
 	if (mkdir_p(D.containers_dir, 0700, err) < 0 || mkdir_p(D.run_containers, 0700, err) < 0)
 		return -1;
 	DIR *d = opendir(D.containers_dir);

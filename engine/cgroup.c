@@ -332,24 +332,27 @@ int cgroup_destroy(json_t *cg, int sig, berth_error *err)
 		json_array_foreach(pids, i, p) kill((pid_t)json_integer_value(p), sig);
 		json_decref(pids);
 	}
+	bool parents = true;
 	json_object_foreach(json_object_get(cg, "paths"), k, v)
 	{
 		const char *dir = json_string_value(v);
 		/* the kernel frees a cgroup a moment after its last task has been reaped */
-		int tries = 0;
-		while (rmdir(dir) < 0 && errno == EBUSY && tries++ < 5000) {
+		int tries = 0, r;
+		while ((r = rmdir(dir)) < 0 && errno == EBUSY && tries++ < 5000) {
 			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
 		}
-		if (path_exists(dir) && !rc)
+		/* ENOENT: gone already, or a second name of a hierarchy (cpu and cpuacct) */
+		if (r < 0 && errno != ENOENT && !rc)
 			rc = berth_error_set(err, errno, "cgroup: remove %s", dir);
-		/* the berth parent goes too when it was the last container */
+		/* the berth parents go too when it was the last container; one of them still in
+		 * use means the others are too */
 		_cleanup_free_ char *parent = xstrdup(dir);
 		char *slash = strrchr(parent, '/');
-		if (slash) {
+		if (parents && slash) {
 			*slash = '\0';
-			if (str_has_suffix(parent, "/berth"))
-				rmdir(parent);
+			if (str_has_suffix(parent, "/berth") && rmdir(parent) < 0 && errno != ENOENT)
+				parents = false;
 		}
 	}
 	return rc;
