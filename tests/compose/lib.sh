@@ -50,11 +50,13 @@ wait_for() { # condition, tries of 0.1 s
 cgroups_now() { find /sys/fs/cgroup -maxdepth 3 -type d -path '*/berth/*' 2>/dev/null | sort; }
 cgroups_before=$(cgroups_now)
 # what a project leaves: containers, networks, volumes, veths, port rules, cgroups, mounts
-# (overlays, network namespaces) and containers' state files
+# (overlays, network namespaces; not berthd's tmpfs for its monitors and runtime state) and
+# containers' state files
 leftovers() {
 	local n=0
 	n=$((n + $(cgroups_now | comm -23 - <(echo "$cgroups_before") | wc -l)))
-	n=$((n + $(findmnt -rn -o TARGET | grep -c "^$T/")))
+	n=$((n + $(findmnt -rn -o TARGET | grep "^$T/" |
+		grep -vxcF -e "$BERTH_RUN/containers" -e "$BERTH_RUN/runtime")))
 	n=$((n + $(ls "$BERTH_ROOT/containers" "$BERTH_RUN/containers" 2>/dev/null | grep -c '^[0-9a-f]\{64\}')))
 	n=$((n + $(B ps -aq | wc -l)))
 	n=$((n + $(B network ls -q | wc -l) - 3))

@@ -45,10 +45,15 @@ check() { # name, condition
 	if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi
 }
 B() { "$BERTH" "$@"; }
+# mounts under the test's roots but berthd's tmpfs for its monitors and runtime state (made
+# where the run root is not on a tmpfs already)
+our_mounts() {
+	findmnt -rn -o TARGET | grep "^$T/" | grep -vxF -e "$BERTH_RUN/containers" -e "$BERTH_RUN/runtime"
+}
 # what a container leaves: mounts under the state root, cgroups, monitor and runtime state
 leftovers() { # ids...
 	local n=0 id d
-	n=$((n + $(findmnt -rn -o TARGET | grep -c "^$T/")))
+	n=$((n + $(our_mounts | wc -l)))
 	for id in "$@"; do
 		for d in /sys/fs/cgroup/berth /sys/fs/cgroup/*/berth; do
 			[ -e "$d/$id" ] && n=$((n + 1))
@@ -342,7 +347,7 @@ B rm rmf 2>"$T/err"
 check "rm of a running container fails without -f" "[ $? != 0 ] && grep -q 'container is running' $T/err"
 B rm -f rmf >/dev/null
 check "rm -f of a running container leaves nothing" \
-	"! B inspect rmf >/dev/null 2>&1 && [ \$(leftovers $rid) = \$(findmnt -rn -o TARGET | grep -c \"^$T/\") ] && [ ! -e $BERTH_ROOT/containers/$rid ]"
+	"! B inspect rmf >/dev/null 2>&1 && [ \$(leftovers $rid) = \$(our_mounts | wc -l) ] && [ ! -e $BERTH_ROOT/containers/$rid ]"
 
 # ---- berthd goes away; the containers do not
 for id in $(B ps -aq); do B rm -f "$id" >/dev/null; done
