@@ -1721,9 +1721,13 @@ static void do_remove(container *c)
 	_cleanup_free_ char *dir = cdir(c, NULL);
 	_cleanup_free_ char *trash = xasprintf("%s/.rm-%s", D.containers_dir, c->id);
 	berth_error err = BERTH_ERROR_INIT;
-	if (s && engine_rootfs_umount(s, rootfs, &err) < 0 && err.code != ENOENT)
+	/* the upper directory too is deleted by a child (trash_later()) */
+	_cleanup_free_ char *upper = s ? engine_rootfs_umount_later(s, rootfs, &err) : NULL;
+	if (err.msg && err.code != ENOENT)
 		fprintf(stderr, "berthd: container %.12s: %s\n", c->id, err.msg);
 	berth_error_clear(&err);
+	if (upper)
+		trash_later(upper);
 	engine_store_close(s);
 	json_t *anon = c->remove_volumes ? container_anonymous_volumes(c) : NULL, *v;
 	size_t i;

@@ -78,6 +78,10 @@ int engine_rootfs_detach(engine_store *s, const char *target, berth_error *err);
 bool engine_rootfs_mounted(const char *target);
 /* Unmounts target and removes its upper and work directories. */
 int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err);
+/* The same, but the directories are moved into the store's tmp/ (debris a later start of the
+ * store removes) and their new path returned, for the caller to delete when it suits; NULL
+ * when they were deleted here or on an error. */
+char *engine_rootfs_umount_later(engine_store *s, const char *target, berth_error *err);
 
 /* ---- bundles with Docker's defaults (spec.c, defaults.c) ---- */
 

@@ -147,7 +147,7 @@ int engine_rootfs_mount(engine_store *s, const char *image, const char *target, 
 	return rc;
 }
 
-int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err)
+static int umount_to(engine_store *s, const char *target, char **later, berth_error *err)
 {
 	_cleanup_free_ char *dir = mount_dir(s, target, err);
 	if (!dir)
@@ -159,7 +159,27 @@ int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err)
 		if (errno != EBUSY || umount2(target, MNT_DETACH) < 0)
 			return berth_error_set(err, errno, "umount %s", target);
 	}
+	if (later) {
+		char *to = store_path(s, "tmp/rm-%s", strrchr(dir, '/') + 1);
+		if (rename(dir, to) == 0) {
+			*later = to;
+			return 0;
+		}
+		free(to);
+	}
 	return rm_rf(dir, err);
+}
+
+int engine_rootfs_umount(engine_store *s, const char *target, berth_error *err)
+{
+	return umount_to(s, target, NULL, err);
+}
+
+char *engine_rootfs_umount_later(engine_store *s, const char *target, berth_error *err)
+{
+	char *later = NULL;
+	umount_to(s, target, &later, err);
+	return later;
 }
 
 bool engine_rootfs_mounted(const char *target)
