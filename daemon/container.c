@@ -985,7 +985,7 @@ static json_t *build_spec(container *c, engine_store *s, const char *rootfs, ber
 	json_t *spec = engine_spec_generate(s, &o, err);
 	if (!spec)
 		return NULL;
-	_cleanup_free_ char *dir = cdir(c, NULL);
+	_cleanup_free_ char *dir = rdir(c, NULL);
 	if (limit_resources(c, spec, err) < 0 || host_mounts(c, spec, rootfs, err) < 0 ||
 	    host_devices(c, spec, err) < 0 || net_prepare(c->rec, dir, spec, err) < 0) {
 		json_decref(spec);
@@ -1291,11 +1291,8 @@ static void sync_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int spawn_monitor(container *c, berth_error *err)
 {
 	_cleanup_free_ char *rd = rdir(c, NULL);
-	_cleanup_free_ char *bundle = cdir(c, NULL);
+	_cleanup_free_ char *bundle = rdir(c, NULL);
 	_cleanup_free_ char *pidf = rdir(c, "pid");
-	rm_rf(rd, NULL);
-	if (mkdir_p(rd, 0700, err) < 0)
-		return -1;
 	json_t *lc = json_object_get(json_object_get(hcfg(c), "LogConfig"), "Config");
 	long long max_size = -1, max_file = 1;
 	const char *ms = json_string_value(json_object_get(lc, "max-size"));
@@ -1386,12 +1383,20 @@ static int do_start(container *c, berth_error *err)
 {
 	exit_forget(c);
 	_cleanup_free_ char *rootfs = cdir(c, "rootfs");
-	_cleanup_free_ char *bundle = cdir(c, "config.json");
+	_cleanup_free_ char *rd = rdir(c, NULL);
+	_cleanup_free_ char *bundle = rdir(c, "config.json");
 	/* debris of an earlier run that berthd did not see end */
 	berth_error e2 = BERTH_ERROR_INIT;
 	engine_runtime_delete(c->id, true, rt_opts(), &e2);
 	berth_error_clear(&e2);
 	c->torn = false;
+	/*
+	 * The run's directory (on a tmpfs, see berthd.c): the bundle, /etc/hosts, /etc/hostname
+	 * and /etc/resolv.conf, made anew at every start, and the monitor's socket and files.
+	 */
+	rm_rf(rd, NULL);
+	if (mkdir_p(rd, 0700, err) < 0)
+		return -1;
 	engine_store *s = engine_store_open_read(D.root, err);
 	if (!s)
 		return -1;
@@ -2702,7 +2707,7 @@ void exec_start_h(http_conn *conn, http_request *req, const char *id)
 		json_object_set_new(proc, "cwd", json_string(wd));
 	json_t *env = json_object_get(cf, "Env");
 	if (json_array_size(env)) {
-		_cleanup_free_ char *bp = cdir(c, "config.json");
+		_cleanup_free_ char *bp = rdir(c, "config.json");
 		json_t *spec = json_load_file(bp, 0, NULL);
 		json_t *all =
 		    json_deep_copy(json_object_get(json_object_get(spec, "process"), "env"));

@@ -1208,7 +1208,7 @@ int net_prepare(json_t *rec, const char *dir, json_t *spec, berth_error *err)
 		    json_integer_value(json_object_get(json_object_get(orec, "State"), "Pid"));
 		json_object_set_new(json_array_get(nsl, i), "path",
 				    json_sprintf("/proc/%lld/ns/net", pid));
-		_cleanup_free_ char *od = xasprintf("%s/%s", D.containers_dir, container_id(o));
+		_cleanup_free_ char *od = xasprintf("%s/%s", D.run_containers, container_id(o));
 		for (const char *const *f =
 			 (const char *const[]){"hosts", "resolv.conf", "hostname", NULL};
 		     *f; f++) {

@@ -121,6 +121,10 @@ out=$(B exec -u 1000 initl sh -c 'head -1 /etc/hosts; cat /etc/hostname; head -1
 check "the init layer: hosts, hostname and resolv.conf bound, /etc readable, nothing made in the upper directory" \
 	"[ \"\$out\" = \"\$(printf '127.0.0.1\tlocalhost\n%s\nroot:x:0:0:root:/root:/bin/sh' \"\$(B inspect -f '{{.Config.Hostname}}' initl)\")\" ] &&
 	 [ -d '$upper' ] && [ -z \"\$(ls -A '$upper')\" ]"
+id=$(B inspect -f '{{.Id}}' initl)
+check "what a start makes anew (bundle, hosts, hostname, resolv.conf) is in the run's directory, not on disk" \
+	"[ \"\$(ls $BERTH_ROOT/containers/\$id | tr '\n' ' ')\" = \"\$id-json.log container.json rootfs \" ] &&
+	 [ -s $BERTH_RUN/containers/\$id/config.json ] && [ -s $BERTH_RUN/containers/\$id/hosts ]"
 B rm -f initl >/dev/null
 
 # ---- create, start, ps, names and ids
