@@ -46,8 +46,10 @@ static void volatile_dir(const char *dir)
 		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
 	if (d)
 		closedir(d);
-	if (empty && mount("berth", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
-		fprintf(stderr, "berthd: a tmpfs on %s: %s (staying on disk)\n", dir, strerror(errno));
+	if (empty &&
+	    mount("berth", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		fprintf(stderr, "berthd: a tmpfs on %s: %s (staying on disk)\n", dir,
+			strerror(errno));
 }
 
 static void usage(FILE *f)

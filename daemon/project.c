@@ -186,7 +186,8 @@ static psvc *joins(project_op *op, psvc *s);
 static bool gating(project_op *op, psvc *s)
 {
 	for (size_t i = 0; i < op->n; i++) {
-		json_t *c = json_object_get(json_object_get(op->svcs[i].svc, "depends_on"), s->name);
+		json_t *c =
+		    json_object_get(json_object_get(op->svcs[i].svc, "depends_on"), s->name);
 		const char *cond = json_string_value(json_object_get(c, "condition")) ?: "";
 		if (c && (!strcmp(cond, "service_healthy") ||
 			  !strcmp(cond, "service_completed_successfully")))
@@ -457,15 +458,15 @@ void projects_on_event(const char *type, const char *action, const char *id, jso
 			for (size_t i = 0; i < op->n; i++) {
 				json_t *c = json_object_get(
 				    json_object_get(op->svcs[i].svc, "depends_on"), svcn);
-				gated |=
-				    c && !op->svcs[i].launched && s->healthy < s->want &&
-				    !strcmp(json_string_value(json_object_get(c, "condition")) ?: "",
-					    "service_healthy");
+				gated |= c && !op->svcs[i].launched && s->healthy < s->want &&
+					 !strcmp(json_string_value(json_object_get(c, "condition"))
+						     ?: "",
+						 "service_healthy");
 			}
 			if (gated) {
-				_cleanup_free_ char *m =
-				    xasprintf("dependency failed to start: container %s exited (%s)",
-					      name ? name : id, code ? code : "?");
+				_cleanup_free_ char *m = xasprintf(
+				    "dependency failed to start: container %s exited (%s)",
+				    name ? name : id, code ? code : "?");
 				finish(op, m);
 				continue;
 			}

@@ -351,7 +351,8 @@ int cgroup_destroy(json_t *cg, int sig, berth_error *err)
 		char *slash = strrchr(parent, '/');
 		if (parents && slash) {
 			*slash = '\0';
-			if (str_has_suffix(parent, "/berth") && rmdir(parent) < 0 && errno != ENOENT)
+			if (str_has_suffix(parent, "/berth") && rmdir(parent) < 0 &&
+			    errno != ENOENT)
 				parents = false;
 		}
 	}

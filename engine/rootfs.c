@@ -49,9 +49,9 @@ static bool init_layer(engine_store *s)
 		return false;
 	/* the modes are the merged directories' own: nothing of berthd's umask */
 	bool ok = chmod(tmp, 0755) == 0 && chmod(etc, 0755) == 0;
-	for (const char *const *f = (const char *const[]){"etc/hosts", "etc/hostname",
-							   "etc/resolv.conf", "proc", "sys", "dev",
-							   NULL};
+	for (const char *const *f =
+		 (const char *const[]){"etc/hosts", "etc/hostname", "etc/resolv.conf", "proc",
+				       "sys", "dev", NULL};
 	     *f && ok; f++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", tmp, *f);
 		if (!str_has_prefix(*f, "etc/")) {
