@@ -1666,8 +1666,8 @@ static void cancel_restart(container *c)
 
 /*
  * Directories to delete (a removed container's, renamed to .rm-<id>): a child deletes them,
- * all those of a turn of the loop, so that berthd does not wait for the disk (on this
- * machine's ext4 each freed block is discarded before unlink returns).  A crash leaves a
+ * those of 50 ms at once, so that berthd does not wait for the disk (on this machine's ext4
+ * each freed block is discarded before unlink returns).  A crash leaves a
  * .rm- directory, which the next start deletes (finish_interrupted_remove()).
  */
 static json_t *trash_paths;
@@ -1705,8 +1705,10 @@ static void trash_later(const char *path)
 	if (!trash_paths)
 		trash_paths = json_array();
 	json_array_append_new(trash_paths, json_string(path));
+	/* the removals of the next 50 ms together: one child, not one each (a fork of berthd
+	 * costs ≈0.4 ms) */
 	if (!ev_is_active(&trash_timer)) {
-		ev_timer_init(&trash_timer, trash_cb, 0, 0);
+		ev_timer_init(&trash_timer, trash_cb, 0.05, 0);
 		ev_timer_start(D.loop, &trash_timer);
 	}
 }
@@ -1807,6 +1809,11 @@ void container_unhold(container *c)
 		unparked(c);
 	else
 		c->hold_dropped = true;
+}
+
+bool container_alive(container *c)
+{
+	return is_running(c) || c->starting;
 }
 
 bool container_making(container *c)

@@ -80,6 +80,8 @@ int container_prepare(container *c, berth_error *err);
 void container_unhold(container *c);
 /* Whether a start of it is under way and not held ready (parked) */
 bool container_making(container *c);
+/* Whether it runs or a start of it is under way. */
+bool container_alive(container *c);
 /* Stops it (its stop signal, SIGKILL after timeout; -1: its own) and removes it ("destroy"
  * follows); at once if it does not run. volumes: its anonymous volumes too. */
 void container_stop_remove(container *c, int timeout, bool volumes);
@@ -121,6 +123,12 @@ bool net_exists(const char *name);
 int net_remove(const char *name, berth_error *err);
 /* The names of the networks with that label value (NULL-terminated; free each and it). */
 char **net_names_labelled(const char *key, const char *value);
+/*
+ * down: when every container on the network is among going (ids) and none runs or starts,
+ * its bridge is deleted now by a child while berthd tears the containers down (the kernel
+ * takes ≈30 ms, an RCU grace period); net_remove() waits for that child.
+ */
+void net_unlink_early(const char *name, json_t *going);
 
 /* ---- images (image.c) ---- */
 void image_h(http_conn *c, http_request *req, const char *rest);

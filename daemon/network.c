@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NFT_TABLE "berth"
@@ -52,6 +53,8 @@ struct network {
 	bool is_bridge, internal, user; /* user: a user-defined network (names resolve) */
 	int dns_udp, dns_tcp;
 	ev_io udp_io, tcp_io;
+	pid_t unlink_pid; /* a child deleting the bridge (net_unlink_early()) */
+	ev_child unlink_w;
 	network *next;
 };
 
@@ -1871,6 +1874,38 @@ static const char *users_of(network *n, strbuf *names)
 	return names->len ? names->buf : NULL;
 }
 
+static void unlink_reaped(struct ev_loop *loop, ev_child *w, int revents)
+{
+	network *n = w->data;
+	ev_child_stop(loop, w);
+	n->unlink_pid = 0;
+}
+
+void net_unlink_early(const char *name, json_t *going)
+{
+	network *n = network_find(name);
+	if (!n || strcmp(nname(n), name) || !n->user || !n->is_bridge || n->unlink_pid)
+		return;
+	for (container *c = D.containers; c; c = container_next(c))
+		if (json_object_get(c_networks(container_rec(c)), nname(n)) &&
+		    (!json_object_get(going, container_id(c)) || container_alive(c)))
+			return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		closefrom(3); /* nothing of berthd's: its lock, its sockets */
+		net_nl *nl = net_nl_open(NULL);
+		if (nl)
+			net_nl_link_del(nl, n->bridge, NULL);
+		_exit(0);
+	}
+	if (pid < 0)
+		return;
+	n->unlink_pid = pid;
+	ev_child_init(&n->unlink_w, unlink_reaped, pid, 0);
+	n->unlink_w.data = n;
+	ev_child_start(D.loop, &n->unlink_w);
+}
+
 static int network_remove(network *n, berth_error *err)
 {
 	if (!n->user)
@@ -1891,6 +1926,13 @@ static int network_remove(network *n, berth_error *err)
 			break;
 		}
 	dns_close(n);
+	if (n->unlink_pid) {
+		/* the child deleting the bridge early finishes first (it may be reaped already) */
+		ev_child_stop(D.loop, &n->unlink_w);
+		while (waitpid(n->unlink_pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		n->unlink_pid = 0;
+	}
 	net_nl_link_del(N.nl, n->bridge, NULL);
 	nft_sync();
 	event_net(n, "destroy", NULL);

@@ -45,6 +45,7 @@ struct project_op {
 	psvc *svcs;
 	size_t n;
 	bool done, down, volumes, created;
+	bool unlinked;	 /* down: the bridges' early deletion asked for (net_unlink_early) */
 	bool stopping;	 /* stop (down when false): the containers stay */
 	json_t *tear;	 /* stop/down: service -> {"ids": {id: true}, "begun": bool} */
 	json_t *tear_of; /* stop/down: container id -> [service, name] */
@@ -1121,6 +1122,16 @@ static void tear_advance(project_op *op)
 	const char *k;
 	json_t *t;
 	json_object_foreach(op->tear, k, t) if (json_object_size(json_object_get(t, "ids"))) return;
+	if (op->down && !op->unlinked) {
+		/* all stopped: the project's bridges go while the containers are torn down */
+		op->unlinked = true;
+		char **nets = net_names_labelled("com.docker.compose.project", op->name);
+		for (char **n = nets; *n; n++) {
+			net_unlink_early(*n, op->tear_of);
+			free(*n);
+		}
+		free(nets);
+	}
 	if (json_object_size(op->gone_wait))
 		return; /* down: removals still under way */
 	if (op->down)

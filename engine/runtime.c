@@ -103,8 +103,10 @@ static void __attribute__((noreturn, format(printf, 2, 3))) die(ctx *c, const ch
 	va_start(ap, fmt);
 	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	sync_send(c->sync, SYNC_ERROR, m);
+	/* stderr first: the parent's own line about it comes after, once it has the message,
+	 * so that whoever reads that stream (berth's monitor) sees this one first */
 	fprintf(stderr, "berth: %s\n", m);
+	sync_send(c->sync, SYNC_ERROR, m);
 	_exit(127);
 }
 
