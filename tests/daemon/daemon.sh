@@ -123,7 +123,7 @@ check "the init layer: hosts, hostname and resolv.conf bound, /etc readable, not
 	 [ -d '$upper' ] && [ -z \"\$(ls -A '$upper')\" ]"
 id=$(B inspect -f '{{.Id}}' initl)
 check "what a start makes anew (bundle, hosts, hostname, resolv.conf) is in the run's directory, not on disk" \
-	"[ \"\$(ls $BERTH_ROOT/containers/\$id | tr '\n' ' ')\" = \"\$id-json.log container.json rootfs \" ] &&
+	"[ \"\$(ls $BERTH_ROOT/containers/\$id | sort)\" = \"\$(printf '%s\n' \$id-json.log container.json rootfs | sort)\" ] &&
 	 [ -s $BERTH_RUN/containers/\$id/config.json ] && [ -s $BERTH_RUN/containers/\$id/hosts ]"
 B rm -f initl >/dev/null
 
