@@ -197,28 +197,15 @@ static bool gating(project_op *op, psvc *s)
 	return false;
 }
 
-/* Whether a container of such a service is being made. */
-static bool gating_making(project_op *op)
+/*
+ * Whether a container of this run is being made (held starts once made aside); with
+ * gating_only, of a launched service others wait on the health or completion of.
+ */
+static bool making(project_op *op, bool gating_only)
 {
 	for (size_t i = 0; i < op->n; i++) {
-		if (!op->svcs[i].launched || !op->svcs[i].gates)
+		if (gating_only && (!op->svcs[i].launched || !op->svcs[i].gates))
 			continue;
-		json_t *id;
-		size_t k;
-		json_array_foreach(op->svcs[i].ids, k, id)
-		{
-			container *c = container_find(json_string_value(id), NULL);
-			if (c && container_making(c))
-				return true;
-		}
-	}
-	return false;
-}
-
-/* Whether a container of this run is being made (held starts once made aside). */
-static bool making(project_op *op)
-{
-	for (size_t i = 0; i < op->n; i++) {
 		json_t *id;
 		size_t k;
 		json_array_foreach(op->svcs[i].ids, k, id)
@@ -241,7 +228,7 @@ static bool making(project_op *op)
  */
 static void prepare_waiting(project_op *op)
 {
-	if (making(op))
+	if (making(op, false))
 		return;
 	for (size_t i = 0; i < op->n; i++) {
 		psvc *s = &op->svcs[i];
@@ -300,7 +287,7 @@ static void advance(project_op *op)
 		/* the critical path first: while a service others wait on the health or the
 		 * completion of is being made, the rest waits its turn (on two cores, three
 		 * starts at once take as long as three one after another) */
-		if (!s->gates && gating_making(op)) {
+		if (!s->gates && making(op, true)) {
 			all = false;
 			continue;
 		}
